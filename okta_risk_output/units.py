@@ -1,0 +1,62 @@
+"""Parsing of the two kinds of quantity users type: durations and rates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Rate", "parse_duration", "parse_rate"]
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*\Z")
+
+
+def parse_duration(text: str) -> float:
+    """'0.5' -> 0.5, '2s' -> 2.0, '5m' -> 300.0, '24h' -> 86400.0, '250ms' -> 0.25."""
+    match = _DURATION.match(text.lower())
+    if not match or match.group(2) not in ("", *_UNIT_SECONDS):
+        raise ValueError(
+            f"{text!r} is not a duration: use seconds (0.5) or a number with ms, s, m, h or d (2s, 5m, 24h)"
+        )
+    return float(match.group(1)) * _UNIT_SECONDS.get(match.group(2), 1.0)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`requests` per `per_seconds`, e.g. Rate(30, 60.0) for 30/min."""
+
+    requests: int
+    per_seconds: float
+
+    @property
+    def interval(self) -> float:
+        """The spacing between two requests that keeps to this rate."""
+        return self.per_seconds / self.requests
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{_format_seconds(self.per_seconds)}"
+
+
+def parse_rate(text: str) -> Rate:
+    """'30/min', '600/min', '5/s', '30/60s', '100/h' -> Rate."""
+    count, sep, per = text.partition("/")
+    try:
+        requests = int(count.strip())
+        if not sep or requests < 1:
+            raise ValueError
+        per = per.strip().lower()
+        seconds = _UNIT_SECONDS[per] if per in _UNIT_SECONDS else parse_duration(per)
+        if seconds <= 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a rate: write a whole number of requests per period, like 30/min, 5/s or 30/60s"
+        ) from None
+    return Rate(requests, seconds)
+
+
+def _format_seconds(seconds: float) -> str:
+    for unit in ("d", "h", "min", "s"):
+        if seconds == _UNIT_SECONDS[unit]:
+            return unit
+    return f"{seconds:g}s"

@@ -1,0 +1,119 @@
+"""The RiskEvent schemas, compiled once, and their verdicts as (JSON path, message) pairs.
+
+The files in schemas/ are the single source of truth: the plugin and the emulator both load
+them from here. Validators are built once per process (building one costs ~100x a check).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+__all__ = [
+    "EVENT_SCHEMA",
+    "REQUEST_SCHEMA",
+    "SchemaError",
+    "event_validator",
+    "load_schema",
+    "request_validator",
+    "schema_text",
+]
+
+EVENT_SCHEMA = "risk_event.schema.json"
+REQUEST_SCHEMA = "risk_events_request.schema.json"
+
+_MESSAGE_ALPHABET = "letters, digits, space, '.', '-' and '_'"
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One reason an instance fails the schema: where (a JSON path) and why, in plain words."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+def schema_text(name: str) -> str:
+    """The schema file exactly as shipped."""
+    return resources.files("okta_risk_output").joinpath("schemas", name).read_text("utf-8")
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_text(name))
+    return loaded
+
+
+class Validator:
+    """A compiled validator for one schema, with format checks (ip, date-time) switched on."""
+
+    def __init__(self, name: str) -> None:
+        registry: Registry[Any] = Registry().with_resources(
+            (load_schema(n)["$id"], Resource.from_contents(load_schema(n)))
+            for n in (EVENT_SCHEMA, REQUEST_SCHEMA)
+        )
+        cls = jsonschema.validators.validator_for(load_schema(name))
+        self._validator = cls(
+            load_schema(name), registry=registry, format_checker=cls.FORMAT_CHECKER
+        )
+
+    def errors(self, instance: Any) -> list[SchemaError]:
+        """Every reason the instance is invalid, sorted by path; empty when it is valid."""
+        found = [_explain(e) for e in self._validator.iter_errors(instance)]
+        return sorted(found, key=lambda e: e.path)
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self._validator.is_valid(instance))
+
+
+@functools.cache
+def event_validator() -> Validator:
+    return Validator(EVENT_SCHEMA)
+
+
+@functools.cache
+def request_validator() -> Validator:
+    return Validator(REQUEST_SCHEMA)
+
+
+def _explain(error: ValidationError) -> SchemaError:
+    """Turn jsonschema's message into one a person fixing their pipeline can act on."""
+    path = error.json_path
+    field = path.rsplit(".", 1)[-1]
+    instance = error.instance
+    if error.validator == "anyOf" and field == "ip":
+        text = f"{_short(instance)} is not an IPv4 or IPv6 address (no prefix length, no zone id, no leading zeros)"
+    elif error.validator == "pattern" and field == "message":
+        bad = sorted({c for c in instance if not (c.isascii() and (c.isalnum() or c in " .-_"))})
+        shown = ", ".join(repr(c) for c in bad[:5])
+        text = f"message may contain only {_MESSAGE_ALPHABET}; found {shown}"
+    elif error.validator in ("pattern", "format") and field in ("timestamp", "expiresAt"):
+        text = f"{_short(instance)} is not a UTC date-time like 2024-01-31T12:00:00.000Z"
+    elif error.validator == "maxLength" and field == "message":
+        text = f"message is {len(instance)} characters long; at most 512 are allowed"
+    elif error.validator in ("maxItems", "minItems"):
+        limit = error.validator_value
+        bound = "at most" if error.validator == "maxItems" else "at least"
+        text = f"has {len(instance)} items; {bound} {limit} allowed"
+    elif error.validator == "additionalProperties":
+        text = f"{error.message}; allowed here: {', '.join(sorted(error.schema.get('properties', {})))}"
+    elif error.validator == "enum" and field == "riskLevel":
+        text = f"riskLevel {_short(instance)} is not one of HIGH, MEDIUM, LOW"
+    else:
+        text = error.message
+    return SchemaError(path=path, message=text)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
