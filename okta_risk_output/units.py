@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 __all__ = ["Rate", "parse_duration", "parse_rate"]
 
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*\Z")
 
 
@@ -16,7 +24,8 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text.lower())
     if not match or match.group(2) not in ("", *_UNIT_SECONDS):
         raise ValueError(
-            f"{text!r} is not a duration: use seconds (0.5) or a number with ms, s, m, h or d (2s, 5m, 24h)"
+            f"{text!r} is not a duration: use seconds (0.5) or a number with "
+            "ms, s, m, h or d (2s, 5m, 24h)"
         )
     return float(match.group(1)) * _UNIT_SECONDS.get(match.group(2), 1.0)
 
@@ -50,7 +59,8 @@ def parse_rate(text: str) -> Rate:
             raise ValueError
     except ValueError:
         raise ValueError(
-            f"{text!r} is not a rate: write a whole number of requests per period, like 30/min, 5/s or 30/60s"
+            f"{text!r} is not a rate: write a whole number of requests per period, "
+            "like 30/min, 5/s or 30/60s"
         ) from None
     return Rate(requests, seconds)
 

@@ -45,7 +45,7 @@ class SchemaError:
 
 def schema_text(name: str) -> str:
     """The schema file exactly as shipped."""
-    return resources.files("okta_risk_output").joinpath("schemas", name).read_text("utf-8")
+    return resources.files("okta_risk_output").joinpath("schemas").joinpath(name).read_text("utf-8")
 
 
 @functools.cache
@@ -69,8 +69,9 @@ class Validator:
 
     def errors(self, instance: Any) -> list[SchemaError]:
         """Every reason the instance is invalid, sorted by path; empty when it is valid."""
-        found = [_explain(e) for e in self._validator.iter_errors(instance)]
-        return sorted(found, key=lambda e: e.path)
+        # A set: a bad timestamp fails both `format` and `pattern`, explained the same way.
+        found = {_explain(e) for e in self._validator.iter_errors(instance)}
+        return sorted(found, key=lambda e: (e.path, e.message))
 
     def is_valid(self, instance: Any) -> bool:
         return bool(self._validator.is_valid(instance))
@@ -90,9 +91,14 @@ def _explain(error: ValidationError) -> SchemaError:
     """Turn jsonschema's message into one a person fixing their pipeline can act on."""
     path = error.json_path
     field = path.rsplit(".", 1)[-1]
-    instance = error.instance
+    # Typed loosely by jsonschema; here they are the JSON values the keyword looked at.
+    instance: Any = error.instance
+    schema: Any = error.schema
     if error.validator == "anyOf" and field == "ip":
-        text = f"{_short(instance)} is not an IPv4 or IPv6 address (no prefix length, no zone id, no leading zeros)"
+        text = (
+            f"{_short(instance)} is not an IPv4 or IPv6 address "
+            "(no prefix length, no zone id, no leading zeros)"
+        )
     elif error.validator == "pattern" and field == "message":
         bad = sorted({c for c in instance if not (c.isascii() and (c.isalnum() or c in " .-_"))})
         shown = ", ".join(repr(c) for c in bad[:5])
@@ -106,7 +112,8 @@ def _explain(error: ValidationError) -> SchemaError:
         bound = "at most" if error.validator == "maxItems" else "at least"
         text = f"has {len(instance)} items; {bound} {limit} allowed"
     elif error.validator == "additionalProperties":
-        text = f"{error.message}; allowed here: {', '.join(sorted(error.schema.get('properties', {})))}"
+        allowed = ", ".join(sorted(schema.get("properties", {})))
+        text = f"{error.message}; allowed here: {allowed}"
     elif error.validator == "enum" and field == "riskLevel":
         text = f"riskLevel {_short(instance)} is not one of HIGH, MEDIUM, LOW"
     else:

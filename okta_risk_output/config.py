@@ -1,0 +1,185 @@
+"""One frozen Settings, built from flags and the environment, checked once, every error at once.
+
+Precedence: a flag beats the environment. Secrets come from OKTA_API_TOKEN, or from a file
+(--api-token-file / OKTA_API_TOKEN_FILE) so they stay out of process listings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from okta_risk_output.auth import Secret
+from okta_risk_output.errors import ConfigError
+from okta_risk_output.retry import RetryPolicy
+from okta_risk_output.units import Rate, parse_duration, parse_rate
+
+__all__ = ["DEFAULTS", "ENV", "Settings", "build_settings"]
+
+ENV = {
+    "org_url": "OKTA_ORG_URL",
+    "api_token": "OKTA_API_TOKEN",
+    "api_token_file": "OKTA_API_TOKEN_FILE",
+    "dead_letter": "OKTA_RISK_DEAD_LETTER",
+    "rate_limit": "OKTA_RISK_RATE_LIMIT",
+    "max_events_per_request": "OKTA_RISK_MAX_EVENTS_PER_REQUEST",
+    "linger": "OKTA_RISK_LINGER",
+    "default_expires_in": "OKTA_RISK_DEFAULT_EXPIRES_IN",
+    "max_line_bytes": "OKTA_RISK_MAX_LINE_BYTES",
+    "timeout": "OKTA_RISK_TIMEOUT",
+    "max_backoff": "OKTA_RISK_MAX_BACKOFF",
+    "max_retry_age": "OKTA_RISK_MAX_RETRY_AGE",
+    "log_level": "OKTA_RISK_LOG_LEVEL",
+}
+"""Setting -> environment variable. --help and the README list the same names."""
+
+DEFAULTS: dict[str, str] = {
+    "dead_letter": "okta-risk-dead-letter.jsonl",
+    "rate_limit": "30/min",
+    "max_events_per_request": "20",
+    "linger": "2s",
+    "max_line_bytes": "1048576",
+    "timeout": "30s",
+    "max_backoff": "60s",
+    "log_level": "INFO",
+}
+
+MAX_EVENTS_PER_REQUEST = 20
+"""Okta's own limit; a larger setting would only earn 400s."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    org_url: str
+    api_token: Secret = field(repr=False)
+    dead_letter: str
+    rate: Rate
+    max_events_per_request: int
+    linger: float
+    default_expires_in: float | None
+    max_line_bytes: int
+    strict: bool
+    timeout: float
+    retry: RetryPolicy
+    log_level: str
+
+
+def build_settings(options: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from raw flag values (None when not given) and the environment."""
+    problems: list[str] = []
+
+    def raw(name: str) -> str | None:
+        value = options.get(name)
+        if value is None:
+            value = environ.get(ENV[name]) or DEFAULTS.get(name)
+        return None if value is None else str(value)
+
+    def parsed(name: str, parse: Any, default: Any = None) -> Any:
+        text = raw(name)
+        if text is None:
+            return default
+        try:
+            return parse(text)
+        except ValueError as exc:
+            problems.append(f"--{name.replace('_', '-')}: {exc}")
+            return default
+
+    org_url = _org_url(raw("org_url"), problems)
+    token = _token(raw("api_token_file"), environ.get(ENV["api_token"]), problems)
+    rate = parsed("rate_limit", parse_rate, Rate(30, 60.0))
+    per_request = parsed("max_events_per_request", int, MAX_EVENTS_PER_REQUEST)
+    if not 1 <= per_request <= MAX_EVENTS_PER_REQUEST:
+        problems.append(f"--max-events-per-request: {per_request} is not between 1 and 20")
+    max_line_bytes = parsed("max_line_bytes", int, 1 << 20)
+    if max_line_bytes < 64:
+        problems.append(f"--max-line-bytes: {max_line_bytes} is too small (at least 64)")
+    timeout = parsed("timeout", _positive_duration, 30.0)
+    retry = RetryPolicy(
+        backoff_max=parsed("max_backoff", _positive_duration, 60.0),
+        max_retry_age=parsed("max_retry_age", _positive_duration),
+    )
+    log_level = (raw("log_level") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR"):
+        problems.append(f"--log-level: {log_level!r} is not DEBUG, INFO, WARN or ERROR")
+    settings = Settings(
+        org_url=org_url,
+        api_token=token,
+        dead_letter=raw("dead_letter") or DEFAULTS["dead_letter"],
+        rate=rate,
+        max_events_per_request=per_request,
+        linger=parsed("linger", _duration, 2.0),
+        default_expires_in=parsed("default_expires_in", _positive_duration),
+        max_line_bytes=max_line_bytes,
+        strict=bool(options.get("strict")),
+        timeout=timeout,
+        retry=retry,
+        log_level="WARNING" if log_level == "WARN" else log_level,
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _duration(text: str) -> float:
+    return parse_duration(text)
+
+
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be more than zero")
+    return seconds
+
+
+def _org_url(value: str | None, problems: list[str]) -> str:
+    if not value:
+        problems.append("the org URL is missing: set --org-url or OKTA_ORG_URL")
+        return ""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        problems.append(f"--org-url {value!r} is not an http(s) URL like https://example.okta.com")
+        return ""
+    if parts.username or parts.password or parts.query or parts.fragment:
+        problems.append("--org-url must not carry credentials, a query or a fragment")
+        return ""
+    if parts.path not in ("", "/"):
+        problems.append(
+            f"--org-url {value!r} has a path; give the org's base URL, e.g. https://example.okta.com"
+        )
+        return ""
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        problems.append(
+            "--org-url must use https (plain http is allowed only for loopback, e.g. the emulator)"
+        )
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token(path: str | None, env_value: str | None, problems: list[str]) -> Secret:
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError as exc:
+            problems.append(f"cannot read the API token file {path}: {exc.strerror}")
+            return Secret("")
+        if not value:
+            problems.append(f"the API token file {path} is empty")
+        return Secret(value)
+    if env_value and env_value.strip():
+        return Secret(env_value.strip())
+    problems.append("the API token is missing: set OKTA_API_TOKEN or --api-token-file")
+    return Secret("")

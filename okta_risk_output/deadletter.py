@@ -1,0 +1,75 @@
+"""The dead-letter file: one JSON line per record that will not reach Okta, with every reason.
+
+Writing here is a way of accepting a record, so each entry is flushed and fsynced before
+the caller counts it. The file never holds credentials: entries are built only from input
+lines, events and Okta's error bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+from okta_risk_output.errors import ConfigError, LocalWriteError
+from okta_risk_output.reader import KEEP_OF_OVERSIZED
+from okta_risk_output.timestamps import format_utc
+from okta_risk_output.validation import SchemaError
+
+__all__ = ["DeadLetterFile"]
+
+
+class DeadLetterFile:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            # Opened at start so that an unwritable path is a configuration error, not a
+            # surprise on the first bad line.
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
+        except OSError as exc:
+            raise ConfigError([f"cannot open the dead-letter file {path}: {exc.strerror}"]) from exc
+        self.written = 0
+
+    def write(
+        self,
+        *,
+        now: float,
+        source: str,
+        line: int,
+        kind: str,
+        errors: list[SchemaError],
+        original: bytes | None = None,
+        original_size: int | None = None,
+        event: dict[str, Any] | None = None,
+    ) -> None:
+        entry: dict[str, Any] = {
+            "time": format_utc(now),
+            "source": source,
+            "line": line,
+            "kind": kind,
+            "errors": [e.as_dict() for e in errors],
+        }
+        if original is not None:
+            entry["original"] = original[:KEEP_OF_OVERSIZED].decode("utf-8", "backslashreplace")
+            if original_size is not None and original_size > KEEP_OF_OVERSIZED:
+                entry["original_truncated"] = True
+                entry["original_bytes"] = original_size
+        if event is not None:
+            entry["event"] = event
+        text = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            try:
+                self._file.write(text)
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise LocalWriteError(
+                    f"cannot write the dead-letter file {self.path}: {exc.strerror}"
+                ) from exc
+            self.written += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

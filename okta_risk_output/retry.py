@@ -1,0 +1,192 @@
+"""The one place that decides what an answer from Okta means, and how long to wait.
+
+202 (any 2xx)        delivered
+429                  retry after X-Rate-Limit-Reset - Date + 1 s (the server's clock,
+                     capped); a concurrency 429 (Limit=0, Remaining=0) or missing
+                     headers fall back to backoff
+408, 5xx, network    retry with capped exponential backoff and full jitter
+400, 413, 422        rejected: bisect the batch, dead-letter only the guilty events
+401                  stop: the credential
+403                  stop: permission
+404, 405, 410, 3xx   stop: wrong org URL, or Okta switched the endpoint off
+other 4xx            stop: unknown, so nothing is dropped by guessing
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from okta_risk_output.errors import ExitStatus
+
+__all__ = ["Action", "Outcome", "RetryPolicy", "classify", "header_min"]
+
+_DEPRECATION_HINT = (
+    "Okta deprecated POST /api/v1/risk/events/ip and removed it from its API spec in 2025, "
+    "so the org may have switched it off; the supported successor is the Shared Signals "
+    "Framework (see docs/migration.md)"
+)
+
+
+class Action(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    REJECTED = "rejected"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    reason: str
+    status: int | None = None
+    wait: float | None = None
+    """Server-directed wait before the retry; None means: use the backoff policy."""
+    causes: tuple[str, ...] = ()
+    """Okta's errorCauses[].errorSummary, for the dead-letter file."""
+    exit_status: ExitStatus | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts. Immutable; sleeping happens elsewhere."""
+
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    reset_wait_max: float = 120.0
+    """Cap on a server-directed wait, so a bad Reset header cannot park us for hours."""
+    max_retry_age: float | None = None
+    """Give a batch up (dead-letter it) once it has been retried this long; None: never."""
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform(0, min(max, base * 2**attempt)); attempt counts from 0."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** min(attempt, 30)))
+        return self.rng.uniform(0.0, ceiling)
+
+
+def classify(
+    response: requests.Response | None,
+    error: Exception | None = None,
+    *,
+    reset_wait_max: float = 120.0,
+) -> Outcome:
+    if response is None:
+        kind = type(error).__name__ if error else "no response"
+        return Outcome(Action.RETRY, f"network error ({kind}): {error}")
+    status = response.status_code
+    request_id = response.headers.get("X-Okta-Request-Id")
+    body = _error_body(response)
+    summary = _summary(status, body)
+    if 200 <= status < 300:
+        return Outcome(Action.DELIVERED, "accepted", status, request_id=request_id)
+    if status == 429:
+        return Outcome(
+            Action.RETRY,
+            summary,
+            status,
+            wait=_rate_limit_wait(response, reset_wait_max),
+            request_id=request_id,
+        )
+    if status == 408 or status >= 500:
+        return Outcome(Action.RETRY, summary, status, request_id=request_id)
+    if status in (400, 413, 422):
+        return Outcome(
+            Action.REJECTED, summary, status, causes=_causes(body), request_id=request_id
+        )
+    stop, hint = _stop_hint(status, response)
+    return Outcome(
+        Action.STOP, f"{summary}: {hint}", status, exit_status=stop, request_id=request_id
+    )
+
+
+def _stop_hint(status: int, response: requests.Response) -> tuple[ExitStatus, str]:
+    if status == 401:
+        return ExitStatus.AUTH_FAILED, (
+            "Okta rejected the credential; check OKTA_API_TOKEN or --api-token-file, and that "
+            "the token and the admin who created it are still active"
+        )
+    if status == 403:
+        return ExitStatus.PERMISSION_DENIED, (
+            "the credential may not send risk events; an API token needs an admin allowed to "
+            "manage risk events, an OAuth app needs the okta.riskEvents.manage scope"
+        )
+    if status in (404, 405, 410):
+        return ExitStatus.ENDPOINT_MISSING, (
+            f"check --org-url (it must be the org's base URL, e.g. https://example.okta.com); "
+            f"if it is right, {_DEPRECATION_HINT}"
+        )
+    if 300 <= status < 400:
+        target = response.headers.get("Location", "elsewhere")
+        return ExitStatus.ENDPOINT_MISSING, (
+            f"the org URL redirects to {target}; set --org-url to the final address"
+        )
+    return ExitStatus.UNEXPECTED, "unexpected answer; delivery stopped so that nothing is dropped"
+
+
+def header_min(response: requests.Response, name: str) -> int | None:
+    """The smallest integer value of a header that may repeat (requests joins repeats with ',')."""
+    raw = response.headers.get(name)
+    if raw is None:
+        return None
+    values = []
+    for part in raw.split(","):
+        try:
+            values.append(int(part.strip()))
+        except ValueError:
+            continue
+    return min(values) if values else None
+
+
+def _rate_limit_wait(response: requests.Response, cap: float) -> float | None:
+    limit = header_min(response, "X-Rate-Limit-Limit")
+    remaining = header_min(response, "X-Rate-Limit-Remaining")
+    if limit == 0 and remaining == 0:
+        return None  # a concurrency limit: its Reset is only an estimate
+    reset = header_min(response, "X-Rate-Limit-Reset")
+    date = response.headers.get("Date")
+    if reset is None or date is None:
+        return None
+    try:
+        server_now = parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return None
+    # Measured on the server's clock, +1 s for skew, as Okta's own SDKs do.
+    return min(cap, max(0.0, reset - server_now + 1.0))
+
+
+def _error_body(response: requests.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _summary(status: int, body: dict[str, Any]) -> str:
+    code = body.get("errorCode")
+    text = body.get("errorSummary")
+    if code or text:
+        return f"HTTP {status} {code or ''} {_clean(text or '')}".rstrip()
+    return f"HTTP {status}"
+
+
+def _causes(body: dict[str, Any]) -> tuple[str, ...]:
+    causes = body.get("errorCauses")
+    if not isinstance(causes, list):
+        return ()
+    return tuple(_clean(str(c.get("errorSummary", ""))) for c in causes if isinstance(c, dict))
+
+
+def _clean(text: str, limit: int = 500) -> str:
+    """Okta may echo input in error text: keep it printable and short."""
+    printable = "".join(c if c.isprintable() else "?" for c in str(text))
+    return printable[:limit]

@@ -1,0 +1,48 @@
+"""Shared test helpers: a fake clock (no test ever sleeps for timing) and settings."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from okta_risk_output.config import Settings, build_settings
+
+
+class FakeClock:
+    """A clock that moves only when told to; sleeping advances it and is recorded."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.wall = start
+        self.mono = 1_000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def time(self) -> float:
+        return self.wall
+
+    def sleep(self, seconds: float, wake: threading.Event | None = None) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+        self.advance(max(0.0, seconds))
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.wall += seconds
+            self.mono += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_settings(tmp_path: Any, org_url: str, **options: Any) -> Settings:
+    """Settings for an in-process run against `org_url`, with a token the emulator accepts."""
+    env = {"OKTA_API_TOKEN": "test-token", "OKTA_ORG_URL": org_url}
+    options.setdefault("dead_letter", str(tmp_path / "dead.jsonl"))
+    return build_settings(options, env)

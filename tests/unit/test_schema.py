@@ -1,0 +1,122 @@
+"""Each schema rule, one passing and one failing instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from okta_risk_output.validation import event_validator, request_validator
+
+
+def event(**subject: Any) -> dict[str, Any]:
+    base = {"ip": "192.0.2.10", "riskLevel": "HIGH"}
+    return {"subjects": [{**base, **subject}]}
+
+
+VALID = [
+    ("minimal", event()),
+    ("ipv6", event(ip="2001:db8::1")),
+    ("ipv4-mapped ipv6", event(ip="::ffff:192.0.2.1")),
+    (
+        "each level",
+        {"subjects": [{"ip": "192.0.2.1", "riskLevel": lv} for lv in ("HIGH", "MEDIUM", "LOW")]},
+    ),
+    ("message alphabet", event(message="Password spray 37 logins. from-VPN_x")),
+    ("empty message", event(message="")),
+    ("message of 512", event(message="a" * 512)),
+    (
+        "timestamps",
+        {**event(), "timestamp": "2026-11-27T10:00:00.123Z", "expiresAt": "2026-11-28T10:00:00Z"},
+    ),
+    ("50 subjects", {"subjects": [{"ip": f"192.0.2.{i}", "riskLevel": "LOW"} for i in range(50)]}),
+]
+
+INVALID = [
+    ("no subjects", {}, "$", "'subjects' is a required property"),
+    ("empty subjects", {"subjects": []}, "$.subjects", "at least 1"),
+    (
+        "51 subjects",
+        {"subjects": [{"ip": "192.0.2.1", "riskLevel": "LOW"}] * 51},
+        "$.subjects",
+        "at most 50",
+    ),
+    ("unknown event field", {**event(), "severity": 5}, "$", "'severity' was unexpected"),
+    ("unknown subject field", event(port=22), "$.subjects[0]", "'port' was unexpected"),
+    ("missing ip", {"subjects": [{"riskLevel": "LOW"}]}, "$.subjects[0]", "'ip' is a required"),
+    (
+        "missing riskLevel",
+        {"subjects": [{"ip": "192.0.2.1"}]},
+        "$.subjects[0]",
+        "'riskLevel' is a required",
+    ),
+    ("bad ipv4", event(ip="300.1.2.3"), "$.subjects[0].ip", "not an IPv4 or IPv6"),
+    ("cidr", event(ip="192.0.2.0/24"), "$.subjects[0].ip", "not an IPv4 or IPv6"),
+    ("zone id", event(ip="fe80::1%eth0"), "$.subjects[0].ip", "not an IPv4 or IPv6"),
+    ("leading zeros", event(ip="192.000.2.1"), "$.subjects[0].ip", "not an IPv4 or IPv6"),
+    ("hostname", event(ip="evil.example.com"), "$.subjects[0].ip", "not an IPv4 or IPv6"),
+    ("ip not a string", event(ip=3221225985), "$.subjects[0].ip", "is not of type 'string'"),
+    ("lowercase level", event(riskLevel="high"), "$.subjects[0].riskLevel", "not one of HIGH"),
+    ("unknown level", event(riskLevel="CRITICAL"), "$.subjects[0].riskLevel", "not one of HIGH"),
+    ("message bad chars", event(message="drop table!"), "$.subjects[0].message", "'!'"),
+    ("message trailing newline", event(message="ok\n"), "$.subjects[0].message", "'\\n'"),
+    ("message of 513", event(message="a" * 513), "$.subjects[0].message", "at most 512"),
+    (
+        "timestamp offset",
+        {**event(), "timestamp": "2026-11-27T10:00:00+02:00"},
+        "$.timestamp",
+        "UTC date-time",
+    ),
+    ("timestamp not a date", {**event(), "timestamp": "yesterday"}, "$.timestamp", "UTC date-time"),
+    (
+        "timestamp month 13",
+        {**event(), "timestamp": "2026-13-27T10:00:00.000Z"},
+        "$.timestamp",
+        "UTC date-time",
+    ),
+    (
+        "timestamp newline",
+        {**event(), "expiresAt": "2026-11-27T10:00:00.000Z\n"},
+        "$.expiresAt",
+        "UTC date-time",
+    ),
+    (
+        "timestamp number",
+        {**event(), "timestamp": 1764237600},
+        "$.timestamp",
+        "is not of type 'string'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "instance"), VALID, ids=[v[0] for v in VALID])
+def test_valid_events_pass(name: str, instance: dict[str, Any]) -> None:
+    assert event_validator().errors(instance) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "instance", "path", "fragment"), INVALID, ids=[v[0] for v in INVALID]
+)
+def test_invalid_events_fail_with_path_and_reason(
+    name: str, instance: dict[str, Any], path: str, fragment: str
+) -> None:
+    errors = event_validator().errors(instance)
+    assert any(e.path == path and fragment in e.message for e in errors), errors
+
+
+def test_every_error_is_reported_not_only_the_first() -> None:
+    errors = event_validator().errors(event(ip="1.2.3", riskLevel="x", message="!"))
+    assert [e.path for e in errors] == [
+        "$.subjects[0].ip",
+        "$.subjects[0].message",
+        "$.subjects[0].riskLevel",
+    ]
+
+
+def test_request_holds_one_to_twenty_events() -> None:
+    one = event()
+    assert request_validator().errors([one] * 20) == []
+    assert "at least 1" in request_validator().errors([])[0].message
+    assert "at most 20" in request_validator().errors([one] * 21)[0].message
+    errors = request_validator().errors([one, event(ip="bad")])
+    assert [e.path for e in errors] == ["$[1].subjects[0].ip"]
