@@ -1,0 +1,108 @@
+"""The installed program as hosts run it: a subprocess, its exit codes, stdout left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.units import parse_rate
+from okta_risk_output.validation import EVENT_SCHEMA, REQUEST_SCHEMA, load_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "cli-test-token"
+SIGNAL = b'{"ip": "203.0.113.5", "riskLevel": "HIGH", "message": "EDR C2 beacon"}\n'
+
+
+def program(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Any:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "OKTA_RISK_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "okta_risk_output", *args],
+        input=stdin,
+        capture_output=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def emu() -> Any:
+    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"))) as running:
+        yield running
+
+
+def test_run_delivers_from_stdin_and_keeps_stdout_empty(tmp_path: Path, emu: Emulator) -> None:
+    env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
+    done = program("run", "--dead-letter", str(tmp_path / "dl.jsonl"), stdin=SIGNAL * 3, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b""
+    assert emu.state.stats()["events"] == 3
+    lines = done.stderr.decode().splitlines()
+    assert lines and all(line.split(" ", 1)[0] in ("INFO", "WARN", "ERROR") for line in lines)
+    assert "summary lines=3" in lines[-1]
+
+
+def test_files_and_dash_mix(tmp_path: Path, emu: Emulator) -> None:
+    first = tmp_path / "a.jsonl"
+    first.write_bytes(SIGNAL)
+    env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
+    dead = str(tmp_path / "dl.jsonl")
+    done = program("run", "--dead-letter", dead, str(first), "-", stdin=SIGNAL * 2, env=env)
+    assert done.returncode == 0, done.stderr
+    assert emu.state.stats()["events"] == 3
+
+
+def test_a_rejected_token_exits_3_and_never_shows_the_token(tmp_path: Path, emu: Emulator) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("wrong-but-secret-token\n")
+    env = {"OKTA_ORG_URL": emu.url}
+    dead = tmp_path / "dl.jsonl"
+    done = program(
+        "run",
+        "--api-token-file",
+        str(token_file),
+        "--dead-letter",
+        str(dead),
+        stdin=SIGNAL,
+        env=env,
+    )
+    assert done.returncode == 3
+    assert b"wrong-but-secret-token" not in done.stderr + done.stdout
+    assert "wrong-but-secret-token" not in dead.read_text()
+    assert b"ERROR delivery stopped: HTTP 401 E0000011" in done.stderr
+
+
+def test_configuration_errors_exit_2_listing_every_problem() -> None:
+    done = program("run", "--rate-limit", "lots", "--org-url", "http://example.okta.com")
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.decode().splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 3, errors  # the rate, https, and the missing token
+    assert done.stdout == b""
+
+
+def test_an_unwritable_dead_letter_file_is_a_configuration_error(tmp_path: Path) -> None:
+    env = {"OKTA_ORG_URL": "https://example.okta.com", "OKTA_API_TOKEN": TOKEN}
+    done = program("run", "--dead-letter", str(tmp_path / "no" / "such" / "dir.jsonl"), env=env)
+    assert done.returncode == 2
+    assert b"cannot open the dead-letter file" in done.stderr
+
+
+@pytest.mark.parametrize(("which", "name"), [("event", EVENT_SCHEMA), ("request", REQUEST_SCHEMA)])
+def test_schema_prints_the_shipped_file(which: str, name: str) -> None:
+    done = program("schema", which)
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == load_schema(name)
+    assert (ROOT / "schemas" / name).read_bytes() == done.stdout
+
+
+def test_version_and_help_list_the_exit_codes() -> None:
+    assert program("--version").stdout.decode().startswith("okta-risk-output, version ")
+    help_text = program("run", "--help").stdout.decode()
+    assert "Exit codes:" in help_text and "OKTA_API_TOKEN" in help_text

@@ -1,0 +1,286 @@
+"""The plugin end to end, in-process, against the emulator over real loopback HTTP.
+
+Waits that matter (429 Reset, backoff) run on a fake clock and are asserted exactly; the
+tests that check pacing against the emulator's own windows use the real clock.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FakeClock, make_settings
+
+from okta_risk_output.clock import SystemClock
+from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.errors import ExitStatus
+from okta_risk_output.logs import setup_logging
+from okta_risk_output.shipper import Shipper, Source
+from okta_risk_output.units import parse_rate
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_logs"
+TOKEN = "test-token"
+FAST = parse_rate("100000/s")
+POISON = "198.51.100.66"
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    setup_logging("DEBUG", stream)
+    yield stream
+    setup_logging()
+
+
+def emulator(**config: Any) -> Emulator:
+    config.setdefault("api_token", TOKEN)
+    config.setdefault("rate", FAST)
+    return Emulator(EmulatorConfig(**config))
+
+
+def signal_lines(count: int, *, poison_at: int | None = None) -> bytes:
+    lines = []
+    for n in range(count):
+        ip = POISON if n == poison_at else f"203.0.113.{n % 250 + 1}"
+        lines.append(json.dumps({"ip": ip, "riskLevel": "HIGH", "message": f"signal {n}"}))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def ship(
+    tmp_path: Path, url: str, data: bytes | list[Path], *, clock: Any = None, **options: Any
+) -> tuple[ExitStatus, Shipper]:
+    options.setdefault("rate_limit", "100000/s")
+    settings = make_settings(tmp_path, url, **options)
+    shipper = Shipper(settings, clock=clock or SystemClock())
+    if isinstance(data, bytes):
+        sources = [Source("<stdin>", io.BytesIO(data))]
+    else:
+        sources = [Source(str(p), p.open("rb")) for p in data]
+    status = shipper.run(sources)
+    assert shipper.counters.balance(), shipper.counters.snapshot()
+    assert shipper.counters.pending == 0
+    return status, shipper
+
+
+def dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "dead.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_happy_path_delivers_every_sample_in_full_batches(
+    tmp_path: Path, logs: io.StringIO
+) -> None:
+    files = [SAMPLES / "signals.jsonl", SAMPLES / "risk_events.jsonl"]
+    with emulator() as emu:
+        status, shipper = ship(tmp_path, emu.url, files)
+        stats = emu.state.stats()
+        received = emu.state.requests()
+    assert status is ExitStatus.OK
+    assert shipper.counters.snapshot()["delivered"] == 320
+    assert stats["events"] == 320 and stats["throttled"] == 0
+    assert [len(r["events"]) for r in received] == [20] * 16
+    assert dead_letters(tmp_path) == []
+    # Normalised on the way: every timestamp is UTC with milliseconds.
+    stamps = [e["timestamp"] for r in received for e in r["events"] if "timestamp" in e]
+    assert stamps and all(s.endswith("Z") and len(s) == 24 for s in stamps)
+    assert "summary lines=320 blank=0 valid=320 invalid=0 delivered=320" in logs.getvalue()
+
+
+def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_path: Path) -> None:
+    with emulator() as emu:
+        status, shipper = ship(tmp_path, emu.url, [SAMPLES / "broken.jsonl"])
+        delivered = [
+            s["ip"] for r in emu.state.requests() for e in r["events"] for s in e["subjects"]
+        ]
+    assert status is ExitStatus.OK
+    counts = shipper.counters.snapshot()
+    assert (counts["lines"], counts["blank"], counts["valid"], counts["invalid"]) == (29, 5, 2, 22)
+    assert sorted(delivered) == ["198.51.100.7", "203.0.113.9"]  # the BOM and the CRLF line
+    entries = {e["line"]: e for e in dead_letters(tmp_path)}
+    assert len(entries) == 22
+    for entry in entries.values():
+        assert entry["source"].endswith("broken.jsonl")
+        assert entry["errors"] and all({"path", "message"} == set(e) for e in entry["errors"])
+        assert "original" in entry
+    assert entries[11]["kind"] == "too_long"
+    assert entries[11]["original_truncated"] is True
+    assert len(entries[11]["original"]) == 4096
+    assert entries[11]["original_bytes"] == 1_100_089
+    assert entries[12]["kind"] == "not_utf8" and "\\xe9" in entries[12]["original"]
+    assert entries[15]["errors"][0]["path"] == "$.ip"
+
+
+def test_429_waits_until_reset_by_the_servers_date(tmp_path: Path) -> None:
+    frozen = 1_800_000_000.0
+    clock = FakeClock()
+    config = EmulatorConfig(api_token=TOKEN, rate=FAST, window_seconds=10.0, script=(429,))
+    with Emulator(config, clock=lambda: frozen) as emu:
+        status, shipper = ship(tmp_path, emu.url, signal_lines(5), clock=clock)
+        assert emu.state.stats()["events"] == 5
+    assert status is ExitStatus.OK
+    # Reset is the window's end, 10 s after the server's Date; +1 s as Okta's SDKs do.
+    assert 11.0 in clock.sleeps
+    counts = shipper.counters.snapshot()
+    assert (counts["throttled"], counts["retries"], counts["requests"]) == (1, 1, 2)
+
+
+def test_503_twice_then_success_backs_off_within_the_policy(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with emulator(script=(503, 503)) as emu:
+        status, shipper = ship(tmp_path, emu.url, signal_lines(3), clock=clock)
+        assert emu.state.stats()["events"] == 3
+    assert status is ExitStatus.OK
+    counts = shipper.counters.snapshot()
+    assert (counts["retries"], counts["requests"], counts["delivered"]) == (2, 3, 3)
+    backoffs = [s for s in clock.sleeps if s > 0.001]
+    assert len(backoffs) <= 2 and all(s <= 2.0 for s in backoffs)
+
+
+def test_network_errors_are_retried(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with emulator() as emu:
+        url = emu.url
+    # Nothing listens on that port any more: connection refused, retried until given up.
+    status, shipper = ship(tmp_path, url, signal_lines(2), clock=clock, max_retry_age="30s")
+    assert status is ExitStatus.OK
+    counts = shipper.counters.snapshot()
+    assert counts["retries"] >= 2 and counts["undelivered"] == 2
+    entries = dead_letters(tmp_path)
+    assert {e["kind"] for e in entries} == {"undelivered"}
+    assert "gave up after retrying" in entries[0]["errors"][0]["message"]
+    assert "ConnectionError" in entries[0]["errors"][0]["message"]
+
+
+def test_one_poison_event_among_twenty_is_isolated_by_bisection(tmp_path: Path) -> None:
+    with emulator(reject_ips=frozenset({POISON})) as emu:
+        status, shipper = ship(tmp_path, emu.url, signal_lines(20, poison_at=13))
+        received = [e for r in emu.state.requests() for e in r["events"]]
+    assert status is ExitStatus.OK
+    assert len(received) == 19
+    assert POISON not in json.dumps(received)
+    (entry,) = dead_letters(tmp_path)
+    assert entry["kind"] == "rejected_by_okta" and entry["line"] == 14
+    assert POISON in entry["errors"][0]["message"]
+    assert entry["event"]["subjects"][0]["ip"] == POISON
+    counts = shipper.counters.snapshot()
+    assert (counts["delivered"], counts["rejected"]) == (19, 1)
+    # 20 -> 10+10 -> 5+5 -> 2+3 -> 1+2 -> 1+1: one request per level below the first split.
+    assert counts["requests"] <= 1 + 2 * 5
+
+
+@pytest.mark.parametrize(
+    ("config", "expected", "hint"),
+    [
+        ({"api_token": "another-token"}, ExitStatus.AUTH_FAILED, "OKTA_API_TOKEN"),
+        ({"script": (403,)}, ExitStatus.PERMISSION_DENIED, "okta.riskEvents.manage"),
+        ({"endpoint_off": True}, ExitStatus.ENDPOINT_MISSING, "deprecated"),
+    ],
+)
+def test_401_403_404_stop_delivery_and_dead_letter_the_rest(
+    tmp_path: Path, logs: io.StringIO, config: dict[str, Any], expected: ExitStatus, hint: str
+) -> None:
+    with emulator(**config) as emu:
+        status, shipper = ship(tmp_path, emu.url, signal_lines(45))
+        assert emu.state.stats()["events"] == 0
+    assert status is expected
+    counts = shipper.counters.snapshot()
+    assert counts["delivered"] == 0 and counts["requests"] == 1
+    assert counts["undelivered"] == counts["valid"] > 0
+    entries = dead_letters(tmp_path)
+    assert len(entries) == counts["valid"]
+    assert all(e["kind"] == "undelivered" and hint in e["errors"][0]["message"] for e in entries)
+    text = logs.getvalue()
+    assert "ERROR delivery stopped: HTTP" in text and hint in text
+    # The credential appears nowhere: not in logs, not in the dead-letter file.
+    assert TOKEN not in text
+    assert TOKEN not in (tmp_path / "dead.jsonl").read_text()
+
+
+def test_the_rate_is_never_exceeded_over_several_windows(tmp_path: Path) -> None:
+    rate = parse_rate("5/s")
+    with emulator(rate=rate) as emu:
+        status, _ = ship(
+            tmp_path, emu.url, signal_lines(17), rate_limit="5/s", max_events_per_request="1"
+        )
+        stats = emu.state.stats()
+    assert status is ExitStatus.OK
+    assert stats["accepted"] == 17
+    assert stats["throttled"] == 0
+    assert len(stats["windows"]) >= 3
+    assert all(w["requests"] <= 5 for w in stats["windows"])
+
+
+def test_a_partial_batch_goes_out_after_linger_while_input_stays_open(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    with emulator() as emu, os.fdopen(read_end, "rb") as reader:
+        settings = make_settings(tmp_path, emu.url, linger="0.1s", rate_limit="1000/s")
+        shipper = Shipper(settings, clock=SystemClock())
+        result: list[ExitStatus] = []
+        worker = threading.Thread(
+            target=lambda: result.append(shipper.run([Source("pipe", reader)]))
+        )
+        worker.start()
+        with os.fdopen(write_end, "wb") as writer:
+            writer.write(signal_lines(1))
+            writer.flush()
+            got_it = _wait_for(lambda: emu.state.stats()["events"] == 1)
+        worker.join(10)
+    assert got_it, "the lone event was not sent while the input stayed open"
+    assert result == [ExitStatus.OK]
+
+
+def test_shutdown_dead_letters_what_is_undelivered_and_exits_ok(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    stop = threading.Event()
+    with emulator(fail_rate=1.0) as emu, os.fdopen(read_end, "rb") as reader:
+        settings = make_settings(tmp_path, emu.url, linger="0s")
+        shipper = Shipper(settings, clock=SystemClock(), stop=stop)
+        result: list[ExitStatus] = []
+        worker = threading.Thread(
+            target=lambda: result.append(shipper.run([Source("pipe", reader)]))
+        )
+        worker.start()
+        with os.fdopen(write_end, "wb") as writer:
+            writer.write(signal_lines(3))
+            writer.flush()
+            assert _wait_for(lambda: emu.state.stats()["requests"] >= 1)
+            stop.set()
+            worker.join(10)
+    assert result == [ExitStatus.OK]
+    counts = shipper.counters.snapshot()
+    assert counts["delivered"] == 0 and counts["undelivered"] == counts["valid"] == 3
+    assert shipper.counters.balance()
+    assert all(e["kind"] == "undelivered" for e in dead_letters(tmp_path))
+
+
+def test_a_batch_retried_too_long_is_given_up_and_the_next_one_still_tries(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with emulator(script=(503,) * 8) as emu:
+        status, shipper = ship(
+            tmp_path, emu.url, signal_lines(40), clock=clock, max_retry_age="10s", max_backoff="4s"
+        )
+        delivered = emu.state.stats()["events"]
+    assert status is ExitStatus.OK
+    counts = shipper.counters.snapshot()
+    assert counts["undelivered"] >= 20 and counts["delivered"] == delivered
+    assert counts["undelivered"] + counts["delivered"] == 40
+
+
+def _wait_for(condition: Any, timeout: float = 10.0) -> bool:
+    """Poll a condition with a bound: waiting for an effect, not sleeping for timing."""
+    done = threading.Event()
+    deadline = SystemClock().monotonic() + timeout
+    while SystemClock().monotonic() < deadline:
+        if condition():
+            return True
+        done.wait(0.02)
+    return False
