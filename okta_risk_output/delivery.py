@@ -10,6 +10,7 @@ import requests
 from okta_risk_output.batching import Pending
 from okta_risk_output.clock import Clock
 from okta_risk_output.deadletter import DeadLetterFile
+from okta_risk_output.errors import ExitStatus
 from okta_risk_output.logs import log
 from okta_risk_output.metrics import Counters
 from okta_risk_output.okta import OktaClient
@@ -27,6 +28,11 @@ class Undelivered(Exception):
     reason: str
     events: list[Pending]
     outcome: Outcome | None = None
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """Set when Okta stopped delivery for good (401, 403, 404, ...)."""
+        return self.outcome.exit_status if self.outcome else None
 
 
 class Deliverer:

@@ -111,13 +111,16 @@ class Shipper:
             try:
                 self._deliverer.deliver(batch)
             except Undelivered as exc:
-                self._give_up(exc.events, exc.reason)
-                if exc.outcome is not None and exc.outcome.exit_status is not None:
-                    log.error("delivery stopped: %s", exc.reason)
-                    self._end_reason = f"delivery stopped: {exc.reason}"
-                    return exc.outcome.exit_status
+                if exc.exit_status is None:  # given up or shut down: carry on with the next
+                    self._give_up(exc.events, exc.reason)
+                    continue
+                log.error("delivery stopped: %s", exc.reason)
+                self._end_reason = f"delivery stopped: {exc.reason}"
+                self._give_up(exc.events, self._end_reason, brief="delivery stopped")
+                return exc.exit_status
 
-    def _give_up(self, events: list[Pending], reason: str) -> None:
+    def _give_up(self, events: list[Pending], reason: str, brief: str | None = None) -> None:
+        """Dead-letter events that will not be sent; `reason` goes with each, `brief` to the log."""
         for pending in events:
             self._dead_letter.write(
                 now=self._clock.time(),
@@ -132,7 +135,7 @@ class Shipper:
             log.warning(
                 "%d events not delivered (%s); they are in %s",
                 len(events),
-                reason,
+                brief or reason,
                 self._dead_letter.path,
             )
 

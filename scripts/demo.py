@@ -1,8 +1,10 @@
 """`make demo`: the main job end to end, with the emulator in place of a real Okta org.
 
-Starts the emulator on a free loopback port, ships sample_logs/ through
-`okta-risk-output run`, prints the plugin's summary and what the emulator received,
-then stops the emulator. Everything it writes goes under .demo/.
+1. Starts the emulator on a free loopback port, ships sample_logs/ through
+   `okta-risk-output run`, prints the plugin's summary and what the emulator received.
+2. Runs the same program against an emulated org where Okta has switched the deprecated
+   endpoint off, to show the diagnosis (exit code 5).
+Everything it writes goes under .demo/. Exits 0 when both acts end as they should.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
@@ -21,67 +26,75 @@ TOKEN = "demo-token-not-a-secret"  # noqa: S105 - the emulator's, not a real cre
 # per 6 s instead of per minute), so the demo takes seconds; the plugin is told the same.
 RATE = "30/6s"
 INPUTS = ["sample_logs/signals.jsonl", "sample_logs/risk_events.jsonl", "sample_logs/broken.jsonl"]
+PROGRAM = [sys.executable, "-m", "okta_risk_output"]
+
+
+@contextmanager
+def emulator(log: IO[str], *flags: str) -> Iterator[str]:
+    """A running emulator; yields its base URL (the first line it prints)."""
+    process = subprocess.Popen(
+        [*PROGRAM, "emulator", "--port", "0", "--api-token", TOKEN, "--rate-limit", RATE, *flags],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def run_plugin(url: str, dead_letter: Path, inputs: list[str]) -> int:
+    env = {**os.environ, "OKTA_ORG_URL": url, "OKTA_API_TOKEN": TOKEN}
+    command = [*PROGRAM, "run", "--rate-limit", RATE, "--dead-letter", str(dead_letter), *inputs]
+    print(f"== okta-risk-output run --rate-limit {RATE} {' '.join(inputs)}", flush=True)
+    done = subprocess.run(command, env=env, cwd=ROOT, check=False)
+    print(f"== exit status {done.returncode}", flush=True)
+    return done.returncode
+
+
+def count_kinds(dead_letter: Path) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for line in dead_letter.read_text(encoding="utf-8").splitlines():
+        kind = json.loads(line)["kind"]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def main() -> int:
     WORK.mkdir(exist_ok=True)
-    dead_letter = WORK / "dead-letter.jsonl"
-    dead_letter.unlink(missing_ok=True)
-    program = [sys.executable, "-m", "okta_risk_output"]
-    emulator_log = (WORK / "emulator.log").open("w")
-    emulator = subprocess.Popen(
-        [
-            *program,
-            "emulator",
-            "--port",
-            "0",
-            "--api-token",
-            TOKEN,
-            "--rate-limit",
-            RATE,
-            "--record",
-            str(WORK / "received.jsonl"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=emulator_log,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        url = emulator.stdout.readline().strip()
-        print(f"== emulator listening at {url}", flush=True)
-        env = {**os.environ, "OKTA_ORG_URL": url, "OKTA_API_TOKEN": TOKEN}
-        command = [
-            *program,
-            "run",
-            "--rate-limit",
-            RATE,
-            "--dead-letter",
-            str(dead_letter),
-            *INPUTS,
-        ]
-        print("== okta-risk-output run --rate-limit", RATE, *INPUTS, flush=True)
-        plugin = subprocess.run(command, env=env, cwd=ROOT, check=False)
-        print(f"== exit status {plugin.returncode}", flush=True)
-        with urllib.request.urlopen(f"{url}/_emulator/stats", timeout=10) as answer:
-            stats = json.load(answer)
+    with (WORK / "emulator.log").open("w") as log:
+        dead_letter = WORK / "dead-letter.jsonl"
+        dead_letter.unlink(missing_ok=True)
+        record = str(WORK / "received.jsonl")
+        with emulator(log, "--record", record) as url:
+            print(f"== act 1: a healthy org, emulated at {url}", flush=True)
+            shipped = run_plugin(url, dead_letter, INPUTS)
+            with urllib.request.urlopen(f"{url}/_emulator/stats", timeout=10) as answer:
+                stats = json.load(answer)
         print(
-            "== the emulator received: "
-            f"{stats['accepted']} requests accepted, {stats['events']} events, "
+            f"== the emulator received {stats['accepted']} requests, {stats['events']} events, "
             f"{stats['subjects']} subjects; answers by status {stats['by_status']}; "
-            f"429s: {stats['throttled']}",
-            flush=True,
+            f"429s: {stats['throttled']} (requests are in {Path(record).relative_to(ROOT)})"
         )
-        kinds: dict[str, int] = {}
-        for line in dead_letter.read_text(encoding="utf-8").splitlines():
-            kind = json.loads(line)["kind"]
-            kinds[kind] = kinds.get(kind, 0) + 1
-        print(f"== dead-lettered by kind: {kinds} (see {dead_letter.relative_to(ROOT)})")
-        return plugin.returncode
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        emulator_log.close()
+        print(
+            f"== dead-lettered by kind: {count_kinds(dead_letter)} "
+            f"(see {dead_letter.relative_to(ROOT)})"
+        )
+
+        switched_off = WORK / "dead-letter-endpoint-off.jsonl"
+        switched_off.unlink(missing_ok=True)
+        with emulator(log, "--endpoint-off") as url:
+            print(
+                "\n== act 2: an org where Okta has switched the deprecated endpoint off", flush=True
+            )
+            stopped = run_plugin(url, switched_off, INPUTS[1:2])
+        print(
+            f"== kept for later: {count_kinds(switched_off)} (see {switched_off.relative_to(ROOT)})"
+        )
+    return 0 if (shipped, stopped) == (0, 5) else 1
 
 
 if __name__ == "__main__":

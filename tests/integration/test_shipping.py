@@ -264,15 +264,24 @@ def test_shutdown_dead_letters_what_is_undelivered_and_exits_ok(tmp_path: Path) 
 
 def test_a_batch_retried_too_long_is_given_up_and_the_next_one_still_tries(tmp_path: Path) -> None:
     clock = FakeClock()
-    with emulator(script=(503,) * 8) as emu:
+    with emulator(fail_rate=1.0) as emu:
         status, shipper = ship(
             tmp_path, emu.url, signal_lines(40), clock=clock, max_retry_age="10s", max_backoff="4s"
         )
-        delivered = emu.state.stats()["events"]
+        requests_seen = emu.state.stats()["requests"]
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
-    assert counts["undelivered"] >= 20 and counts["delivered"] == delivered
-    assert counts["undelivered"] + counts["delivered"] == 40
+    assert (counts["delivered"], counts["undelivered"], counts["requests"]) == (
+        0,
+        40,
+        requests_seen,
+    )
+    entries = dead_letters(tmp_path)
+    # Both batches of 20 were tried (a batch is given up only after a failed attempt) and
+    # each was given up once its retries had lasted the allowed age.
+    assert len(entries) == 40
+    assert all("gave up after retrying for" in e["errors"][0]["message"] for e in entries)
+    assert max(clock.sleeps) <= 4.0
 
 
 def _wait_for(condition: Any, timeout: float = 10.0) -> bool:
