@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -15,11 +16,14 @@ import click
 
 from okta_risk_output import __version__
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.config import DEFAULTS, ENV, build_settings
+from okta_risk_output.config import DEFAULTS, ENV, Settings, build_settings
 from okta_risk_output.emulator.command import emulator_command
 from okta_risk_output.errors import ExitStatus, OktaRiskOutputError
 from okta_risk_output.logs import log, setup_logging
 from okta_risk_output.shipper import Shipper, Source
+from okta_risk_output.spool import Spool
+from okta_risk_output.status import render_status
+from okta_risk_output.units import parse_duration
 from okta_risk_output.validation import EVENT_SCHEMA, REQUEST_SCHEMA, schema_text
 
 __all__ = ["cli", "main"]
@@ -46,14 +50,18 @@ def _env_table() -> str:
     return f"\b\nEnvironment (a flag wins over its variable):\n{rows}"
 
 
+_EPILOG = _exit_code_table() + "\n\n" + _env_table()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="okta-risk-output")
 def cli() -> None:
     """Deliver risk signals from log pipelines to Okta's Risk Events API.
 
     Reads JSON lines (RiskEvents or flat {ip, riskLevel, message} signals), validates each
-    against the RiskEvent schema, and sends batches to POST /api/v1/risk/events/ip within
-    Okta's limits. Bad lines go to a dead-letter file; logs go to stderr.
+    against the RiskEvent schema, keeps them in a durable spool, and sends batches to
+    POST /api/v1/risk/events/ip within Okta's limits. Bad lines go to a dead-letter file;
+    logs go to stderr.
     """
 
 
@@ -63,86 +71,151 @@ def _option(name: str, help_text: str, **kwargs: Any) -> Callable[[FC], FC]:
     return click.option(f"--{name}", default=None, help=help_text + suffix, **kwargs)
 
 
-@cli.command(epilog=_exit_code_table() + "\n\n" + _env_table())
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@_option("org-url", "Okta org base URL, e.g. https://example.okta.com.", metavar="URL")
-@_option("api-token-file", "File holding the Okta API token (else OKTA_API_TOKEN).", metavar="PATH")
-@_option("dead-letter", "JSONL file for records that will not reach Okta.", metavar="PATH")
-@_option("rate-limit", "Most requests per period, never exceeded: 30/min, 5/s.", metavar="RATE")
-@_option("max-events-per-request", "Events per request, 1 to 20.", metavar="N")
-@_option("linger", "Send a partial batch once its oldest event waited this long.", metavar="DUR")
-@_option("default-expires-in", "Set expiresAt this long after intake when missing.", metavar="DUR")
-@_option("max-line-bytes", "Longer lines are dead-lettered.", metavar="N")
-@_option("timeout", "HTTP read timeout.", metavar="DUR")
-@_option("max-backoff", "Longest wait between retries of a failing request.", metavar="DUR")
-@_option("max-retry-age", "Dead-letter a batch retried this long [default: never].", metavar="DUR")
-@_option("log-level", "DEBUG, INFO, WARN or ERROR.", metavar="LEVEL")
-@click.option("--strict", is_flag=True, default=None, help="No normalisation: the schema as is.")
+def _options(*decorators: Callable[[FC], FC]) -> Callable[[FC], FC]:
+    def apply(function: FC) -> FC:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+_common = _options(
+    _option("dead-letter", "JSONL file for records that will not reach Okta.", metavar="PATH"),
+    _option(
+        "spool",
+        "The spool file [default: $XDG_STATE_HOME/okta-risk-output/spool.db].",
+        metavar="PATH",
+    ),
+    _option("spool-max-events", "Most events the spool holds.", metavar="N"),
+    _option(
+        "spool-max-bytes", "Most bytes of events the spool holds (MiB, GiB...).", metavar="SIZE"
+    ),
+    _option(
+        "spool-sync",
+        "normal: a commit survives a crash of this process; full: also a power cut (slower).",
+        metavar="MODE",
+    ),
+    _option("log-level", "DEBUG, INFO, WARN or ERROR.", metavar="LEVEL"),
+)
+_intake = _options(
+    _option(
+        "overflow", "When the spool is full: drop-lowest-risk, block or reject-new.", metavar="P"
+    ),
+    _option(
+        "default-expires-in", "Set expiresAt this long after intake when missing.", metavar="DUR"
+    ),
+    _option("max-line-bytes", "Longer lines are dead-lettered.", metavar="N"),
+    click.option(
+        "--strict", is_flag=True, default=None, help="No normalisation: the schema as is."
+    ),
+)
+_delivery = _options(
+    _option("org-url", "Okta org base URL, e.g. https://example.okta.com.", metavar="URL"),
+    _option(
+        "api-token-file", "File holding the Okta API token (else OKTA_API_TOKEN).", metavar="PATH"
+    ),
+    _option("rate-limit", "Most requests per period, never exceeded: 30/min, 5/s.", metavar="RATE"),
+    _option("max-events-per-request", "Events per request, 1 to 20.", metavar="N"),
+    _option(
+        "linger", "Send a partial batch once its oldest event waited this long.", metavar="DUR"
+    ),
+    _option("timeout", "HTTP read timeout.", metavar="DUR"),
+    _option("max-backoff", "Longest wait between retries of a failing request.", metavar="DUR"),
+    _option(
+        "max-retry-age", "Dead-letter events retried this long [default: never].", metavar="DUR"
+    ),
+    _option("shutdown-timeout", "After SIGTERM, abandon a request still running.", metavar="DUR"),
+)
+_files = click.argument(
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
+
+
+@cli.command(epilog=_EPILOG)
+@_files
+@_common
+@_intake
+@_delivery
+@_option(
+    "eof-timeout",
+    "After input ends, stop delivering after this long [default: none].",
+    metavar="DUR",
+)
 def run(files: tuple[str, ...], **options: Any) -> None:
-    """Read JSON lines from FILES (or stdin) and deliver them to Okta.
+    """Read JSON lines from FILES (or stdin), spool them and deliver them to Okta.
 
     Durations are seconds (0.5) or have a unit (250ms, 2s, 5m, 24h). Ends when the input has
-    ended and everything read was delivered or dead-lettered; SIGTERM or SIGINT stops reading,
-    dead-letters what is undelivered, prints the summary and exits 0.
+    ended and nothing deliverable is left (or --eof-timeout passed; the rest stays spooled).
+    SIGTERM or SIGINT stops reading, leaves what is undelivered in the spool, prints the
+    summary and exits 0; a second signal exits at once.
     """
+    stack = ExitStack()
+    _main(options, lambda shipper: shipper.run(_sources(files, stack)), stack)
+
+
+@cli.command(epilog=_EPILOG)
+@_files
+@_common
+@_intake
+def enqueue(files: tuple[str, ...], **options: Any) -> None:
+    """Validate JSON lines from FILES (or stdin) and spool them, without sending.
+
+    For short-lived hosts: a later `drain` (or `run`) delivers what was spooled.
+    """
+    stack = ExitStack()
+    _main(options, lambda shipper: shipper.enqueue(_sources(files, stack)), stack, delivery=False)
+
+
+@cli.command(epilog=_EPILOG)
+@_common
+@_delivery
+@click.option(
+    "--until-empty",
+    "mode",
+    flag_value="until-empty",
+    default=True,
+    help="Stop when nothing is left to deliver [default].",
+)
+@click.option(
+    "--for", "duration", metavar="DUR", default=None, help="Deliver for this long, then stop."
+)
+@click.option("--forever", "mode", flag_value="forever", help="Keep delivering until a signal.")
+def drain(mode: str, duration: str | None, **options: Any) -> None:
+    """Deliver what is in the spool, reading no input."""
+    seconds = None
+    if duration is not None:
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--for") from None
+    until_empty = mode == "until-empty" and seconds is None
+    _main(
+        options,
+        lambda shipper: shipper.drain(until_empty=until_empty, duration=seconds),
+        ExitStack(),
+    )
+
+
+@cli.command()
+@_option(
+    "spool", "The spool file [default: $XDG_STATE_HOME/okta-risk-output/spool.db].", metavar="PATH"
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for machines.")
+def status(spool: str | None, as_json: bool) -> None:
+    """Show what the spool holds: counts by state and risk level, age, size, last error."""
     setup_logging()
     try:
-        settings = build_settings(options)
-        setup_logging(settings.log_level)
-        with ExitStack() as stack:
-            sources = [
-                Source("<stdin>", sys.stdin.buffer)
-                if name == "-"
-                else Source(name, stack.enter_context(open(name, "rb")))
-                for name in files or ("-",)
-            ]
-            stop = threading.Event()
-            shipper = Shipper(settings, clock=SystemClock(), stop=stop)
-            status = _run_with_signals(lambda: shipper.run(sources), stop)
+        settings = build_settings({"spool": spool}, delivery=False)
+        opened = Spool(settings.spool, limits=settings.spool_limits)
     except OktaRiskOutputError as exc:
-        for problem in getattr(exc, "problems", None) or [str(exc)]:
-            log.error("%s", problem)
-        status = exc.exit_status
-    sys.exit(int(status))
-
-
-def _run_with_signals(work: Any, stop: threading.Event) -> ExitStatus:
-    """Run `work` on a thread while this (main) thread handles SIGTERM and SIGINT.
-
-    The first signal asks for a shutdown; a second one ends the process at once.
-    """
-    result: list[ExitStatus] = []
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, on the main thread
-            failure.append(exc)
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            log.error("second %s: exiting now", signal.Signals(signum).name)
-            os._exit(128 + signum)
-        log.info("received %s: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        log.error("%s", exc)
+        sys.exit(int(exc.exit_status))
     try:
-        worker = threading.Thread(target=target, name="shipper")
-        worker.start()
-        while worker.is_alive():
-            worker.join(_POLL)
+        report = opened.status(SystemClock().time())
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if failure:
-        error = failure[0]
-        if isinstance(error, OktaRiskOutputError):
-            raise error
-        log.error("unexpected error: %r", error, exc_info=error)
-        return ExitStatus.UNEXPECTED
-    return result[0]
+        opened.close()
+    click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
 
 
 @cli.command()
@@ -157,3 +230,96 @@ cli.add_command(emulator_command, "emulator")
 
 def main() -> None:
     cli(prog_name="okta-risk-output")
+
+
+# -- running a shipper under signals -------------------------------------------------------
+
+
+def _sources(files: tuple[str, ...], stack: ExitStack) -> list[Source]:
+    return [
+        Source("<stdin>", sys.stdin.buffer)
+        if name == "-"
+        else Source(name, stack.enter_context(open(name, "rb")))
+        for name in files or ("-",)
+    ]
+
+
+def _main(
+    options: dict[str, Any],
+    work: Callable[[Shipper], ExitStatus],
+    stack: ExitStack,
+    *,
+    delivery: bool = True,
+) -> None:
+    setup_logging()
+    try:
+        settings = build_settings(options, delivery=delivery)
+        setup_logging(settings.log_level)
+        stop = threading.Event()
+        with stack:
+            shipper = Shipper(settings, clock=SystemClock(), stop=stop)
+            status = _run_with_signals(shipper, work, stop, settings)
+    except OktaRiskOutputError as exc:
+        for problem in getattr(exc, "problems", None) or [str(exc)]:
+            log.error("%s", problem)
+        status = exc.exit_status
+    sys.exit(int(status))
+
+
+def _run_with_signals(
+    shipper: Shipper,
+    work: Callable[[Shipper], ExitStatus],
+    stop: threading.Event,
+    settings: Settings,
+) -> ExitStatus:
+    """Run `work` on a thread while this (main) thread handles SIGTERM and SIGINT.
+
+    The first signal asks for a shutdown: the work stops reading and sending, and if a
+    request is still running after --shutdown-timeout it is abandoned (its events stay in
+    the spool; at worst Okta gets them twice). A second signal ends the process at once;
+    the spool, being SQLite, stays consistent.
+    """
+    result: list[ExitStatus] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(work(shipper))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, on the main thread
+            failure.append(exc)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.error("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    # A daemon thread, so that an abandoned request cannot keep the process alive.
+    worker = threading.Thread(target=target, name="shipper", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive() and not stop.is_set():
+            worker.join(_POLL)
+        worker.join(settings.shutdown_timeout)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if worker.is_alive():
+        log.warning(
+            "a request was still running after %gs (--shutdown-timeout); abandoned, "
+            "its events stay in the spool",
+            settings.shutdown_timeout,
+        )
+        log.info("%s", shipper.summary())
+        return ExitStatus.OK
+    log.info("%s", shipper.summary())
+    shipper.close()
+    if failure:
+        error = failure[0]
+        if isinstance(error, OktaRiskOutputError):
+            raise error
+        log.error("unexpected error: %r", error, exc_info=error)
+        return ExitStatus.UNEXPECTED
+    return result[0]

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 from okta_risk_output.auth import Secret
 from okta_risk_output.errors import ConfigError
 from okta_risk_output.retry import RetryPolicy
-from okta_risk_output.units import Rate, parse_duration, parse_rate
+from okta_risk_output.spool import OVERFLOW_POLICIES, SpoolLimits
+from okta_risk_output.units import Rate, parse_duration, parse_rate, parse_size
 
-__all__ = ["DEFAULTS", "ENV", "Settings", "build_settings"]
+__all__ = ["DEFAULTS", "ENV", "Settings", "build_settings", "default_spool_path"]
 
 ENV = {
     "org_url": "OKTA_ORG_URL",
@@ -34,6 +35,13 @@ ENV = {
     "max_backoff": "OKTA_RISK_MAX_BACKOFF",
     "max_retry_age": "OKTA_RISK_MAX_RETRY_AGE",
     "log_level": "OKTA_RISK_LOG_LEVEL",
+    "spool": "OKTA_RISK_SPOOL",
+    "spool_max_events": "OKTA_RISK_SPOOL_MAX_EVENTS",
+    "spool_max_bytes": "OKTA_RISK_SPOOL_MAX_BYTES",
+    "overflow": "OKTA_RISK_OVERFLOW",
+    "spool_sync": "OKTA_RISK_SPOOL_SYNC",
+    "eof_timeout": "OKTA_RISK_EOF_TIMEOUT",
+    "shutdown_timeout": "OKTA_RISK_SHUTDOWN_TIMEOUT",
 }
 """Setting -> environment variable. --help and the README list the same names."""
 
@@ -46,6 +54,11 @@ DEFAULTS: dict[str, str] = {
     "timeout": "30s",
     "max_backoff": "60s",
     "log_level": "INFO",
+    "spool_max_events": "1000000",
+    "spool_max_bytes": "512MiB",
+    "overflow": "drop-lowest-risk",
+    "spool_sync": "normal",
+    "shutdown_timeout": "4s",
 }
 
 MAX_EVENTS_PER_REQUEST = 20
@@ -66,10 +79,23 @@ class Settings:
     timeout: float
     retry: RetryPolicy
     log_level: str
+    spool: str
+    spool_limits: SpoolLimits
+    spool_sync: str
+    eof_timeout: float | None
+    shutdown_timeout: float
 
 
-def build_settings(options: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
-    """Settings from raw flag values (None when not given) and the environment."""
+def build_settings(
+    options: Mapping[str, Any],
+    environ: Mapping[str, str] = os.environ,
+    *,
+    delivery: bool = True,
+) -> Settings:
+    """Settings from raw flag values (None when not given) and the environment.
+
+    Without `delivery` (enqueue, status) the org URL and credential are not required.
+    """
     problems: list[str] = []
 
     def raw(name: str) -> str | None:
@@ -88,8 +114,22 @@ def build_settings(options: Mapping[str, Any], environ: Mapping[str, str] = os.e
             problems.append(f"--{name.replace('_', '-')}: {exc}")
             return default
 
-    org_url = _org_url(raw("org_url"), problems)
-    token = _token(raw("api_token_file"), environ.get(ENV["api_token"]), problems)
+    org_url = token = None
+    if delivery or raw("org_url"):
+        org_url = _org_url(raw("org_url"), problems)
+    if delivery:
+        token = _token(raw("api_token_file"), environ.get(ENV["api_token"]), problems)
+    overflow = raw("overflow") or DEFAULTS["overflow"]
+    if overflow not in OVERFLOW_POLICIES:
+        problems.append(f"--overflow: {overflow!r} is not one of {', '.join(OVERFLOW_POLICIES)}")
+    spool_sync = (raw("spool_sync") or "normal").lower()
+    if spool_sync not in ("normal", "full"):
+        problems.append(f"--spool-sync: {spool_sync!r} is not normal or full")
+    spool_limits = SpoolLimits(
+        max_events=parsed("spool_max_events", _positive_int, 1_000_000),
+        max_bytes=parsed("spool_max_bytes", parse_size, 512 << 20),
+        overflow=overflow,
+    )
     rate = parsed("rate_limit", parse_rate, Rate(30, 60.0))
     per_request = parsed("max_events_per_request", int, MAX_EVENTS_PER_REQUEST)
     if not 1 <= per_request <= MAX_EVENTS_PER_REQUEST:
@@ -106,8 +146,8 @@ def build_settings(options: Mapping[str, Any], environ: Mapping[str, str] = os.e
     if log_level not in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR"):
         problems.append(f"--log-level: {log_level!r} is not DEBUG, INFO, WARN or ERROR")
     settings = Settings(
-        org_url=org_url,
-        api_token=token,
+        org_url=org_url or "",
+        api_token=token or Secret(""),
         dead_letter=raw("dead_letter") or DEFAULTS["dead_letter"],
         rate=rate,
         max_events_per_request=per_request,
@@ -118,10 +158,30 @@ def build_settings(options: Mapping[str, Any], environ: Mapping[str, str] = os.e
         timeout=timeout,
         retry=retry,
         log_level="WARNING" if log_level == "WARN" else log_level,
+        spool=raw("spool") or default_spool_path(environ),
+        spool_limits=spool_limits,
+        spool_sync=spool_sync,
+        eof_timeout=parsed("eof_timeout", _duration),
+        shutdown_timeout=parsed("shutdown_timeout", _positive_duration, 4.0),
     )
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def default_spool_path(environ: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/okta-risk-output/spool.db, XDG's default being ~/.local/state."""
+    state = environ.get("XDG_STATE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(state, "okta-risk-output", "spool.db")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text!r} must be at least 1")
+    return value
 
 
 def _duration(text: str) -> float:

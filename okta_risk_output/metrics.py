@@ -1,8 +1,10 @@
-"""Counters for the conservation law and the closing summary.
+"""Counters for this process, and the closing summary.
 
-Every line read ends in exactly one of: blank, invalid (dead-lettered), delivered,
-rejected by Okta (dead-lettered), undelivered (dead-lettered when delivery stopped or gave
-up), or still pending. `balance()` checks that the sums add up.
+Intake: every line read is exactly one of blank, invalid (dead-lettered), spooled, or
+refused by the overflow policy; `balance()` checks it. What happens to a spooled event
+afterwards (delivered, rejected by Okta, given up, expired, dropped to make room, or still
+spooled) is counted here for what this process did, and in the spool's totals for all
+processes sharing it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ __all__ = ["Counters"]
 class Counters:
     lines: int = 0
     blank: int = 0
-    valid: int = 0
     invalid: int = 0
+    spooled: int = 0
+    refused: int = 0
+    """New events the overflow policy turned away (reject-new, or ranked lowest when full)."""
+    evicted: int = 0
+    """Older events dropped to make room for new ones (drop-lowest-risk)."""
     delivered: int = 0
     rejected: int = 0
     """Valid by our schema, refused by Okta with a 400 (isolated by bisection)."""
-    undelivered: int = 0
-    """Valid, but delivery stopped (401/403/404), gave up (--max-retry-age) or was shut down."""
+    gave_up: int = 0
+    """Retried for longer than --max-retry-age."""
+    expired: int = 0
     requests: int = 0
     retries: int = 0
     throttled: int = 0
@@ -41,24 +48,21 @@ class Counters:
 
     @property
     def dead_lettered(self) -> int:
-        return self.invalid + self.rejected + self.undelivered
-
-    @property
-    def pending(self) -> int:
-        return self.valid - self.delivered - self.rejected - self.undelivered
+        return self.invalid + self.rejected + self.gave_up
 
     def balance(self) -> bool:
         """True when every line read is accounted for exactly once."""
         c = self.snapshot()
-        return c["lines"] == c["blank"] + c["invalid"] + c["valid"] and self.pending >= 0
+        return c["lines"] == c["blank"] + c["invalid"] + c["spooled"] + c["refused"]
 
-    def summary(self, elapsed: float) -> str:
+    def summary(self, elapsed: float, left_in_spool: int | None) -> str:
         c = self.snapshot()
+        left = "" if left_in_spool is None else f" left_in_spool={left_in_spool}"
         return (
-            f"summary lines={c['lines']} blank={c['blank']} valid={c['valid']} "
-            f"invalid={c['invalid']} delivered={c['delivered']} "
+            f"summary lines={c['lines']} blank={c['blank']} invalid={c['invalid']} "
+            f"spooled={c['spooled']} refused={c['refused']} delivered={c['delivered']} "
             f"dead_lettered={self.dead_lettered} (invalid={c['invalid']} "
-            f"rejected_by_okta={c['rejected']} undelivered={c['undelivered']}) "
-            f"pending={self.pending} requests={c['requests']} retries={c['retries']} "
-            f"throttled_429={c['throttled']} elapsed={elapsed:.1f}s"
+            f"rejected_by_okta={c['rejected']} gave_up={c['gave_up']}) expired={c['expired']} "
+            f"dropped={c['evicted']} requests={c['requests']} retries={c['retries']} "
+            f"throttled_429={c['throttled']}{left} elapsed={elapsed:.1f}s"
         )

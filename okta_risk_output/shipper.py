@@ -1,7 +1,9 @@
-"""Wires intake and delivery. Intake runs on a thread, delivery on the caller's thread.
+"""Wires intake and delivery around the spool, for the three ways of running:
 
-intake:   lines -> RecordMapper -> dead-letter file | backlog
-delivery: backlog -> Deliverer (pacing, retries, bisection) -> delivered | dead-letter
+    run      intake on a thread, delivery here; ends when input has ended and nothing
+             deliverable is left (or --eof-timeout passed)
+    enqueue  intake only, for short-lived hosts
+    drain    delivery only: until the spool is empty, for a while, or for ever
 
 The process environment is injected (streams, clock, stop event), so tests run this
 in-process; only cli.py touches sys.stdin, signals and exit codes.
@@ -11,34 +13,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import BinaryIO
 
 from okta_risk_output.auth import SswsAuth
-from okta_risk_output.batching import Backlog, Pending
 from okta_risk_output.clock import Clock
 from okta_risk_output.config import Settings
 from okta_risk_output.deadletter import DeadLetterFile
-from okta_risk_output.delivery import Deliverer, Undelivered
-from okta_risk_output.errors import ExitStatus, RecordRejected
-from okta_risk_output.logs import RejectionLog, log
+from okta_risk_output.delivery import Deliverer
+from okta_risk_output.errors import ExitStatus
+from okta_risk_output.intake import Intake, Source
+from okta_risk_output.logs import log
 from okta_risk_output.metrics import Counters
 from okta_risk_output.okta import OktaClient
 from okta_risk_output.ratelimit import RateLimiter
-from okta_risk_output.reader import Line, read_lines
-from okta_risk_output.records import RecordMapper, is_blank
-from okta_risk_output.validation import SchemaError
+from okta_risk_output.records import RecordMapper
+from okta_risk_output.spool import Spool
 
 __all__ = ["Shipper", "Source"]
 
-_INTAKE_JOIN_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    """As it appears in logs and the dead-letter file: a path, or <stdin>."""
-    stream: BinaryIO
+_NAP = 0.25
+"""Longest blind wait of the delivery loop: how soon a shutdown or new input is noticed."""
+_IDLE_POLL = 1.0
+"""How often an idle drain looks for events that other processes spooled."""
 
 
 class Shipper:
@@ -54,125 +49,137 @@ class Shipper:
         self.counters = Counters()
         self._clock = clock
         self._stop = stop or threading.Event()
-        self._dead_letter = DeadLetterFile(settings.dead_letter)
-        self._client = client or OktaClient(
-            settings.org_url, SswsAuth(settings.api_token), timeout=settings.timeout
-        )
-        self._backlog = Backlog(clock)
-        self._mapper = RecordMapper(
-            strict=settings.strict,
-            default_expires_in=settings.default_expires_in,
-            max_line_bytes=settings.max_line_bytes,
-        )
-        self._rejections = RejectionLog()
+        self._wake = threading.Event()
+        self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
-        self._delivery_ended = threading.Event()
-        self._end_reason = "not delivered: shut down first"
-        self._deliverer = Deliverer(
-            self._client,
-            RateLimiter(settings.rate, clock),
-            settings.retry,
-            self.counters,
-            self._dead_letter,
-            clock,
-            self._stop,
+        self._dead_letter = DeadLetterFile(settings.dead_letter)
+        self.spool = Spool(settings.spool, limits=settings.spool_limits, sync=settings.spool_sync)
+        self._client = client
+        self._deliverer: Deliverer | None = None
+        self._intake = Intake(
+            mapper=RecordMapper(
+                strict=settings.strict,
+                default_expires_in=settings.default_expires_in,
+                max_line_bytes=settings.max_line_bytes,
+            ),
+            spool=self.spool,
+            dead_letter=self._dead_letter,
+            counters=self.counters,
+            clock=clock,
+            stop=self._stop,
+            max_line_bytes=settings.max_line_bytes,
+            on_spooled=self._wake,
         )
+
+    # -- the three modes -----------------------------------------------------------------
 
     def run(self, sources: Iterable[Source]) -> ExitStatus:
-        """Read every source, deliver what is valid; return the exit status."""
-        started = self._clock.monotonic()
-        intake = threading.Thread(target=self._intake, args=(list(sources),), daemon=True)
+        """Intake and delivery in one process."""
+        deliverer = self._delivery()
+        intake = threading.Thread(target=self._read, args=(list(sources),), daemon=True)
         intake.start()
-        status = ExitStatus.OK
-        try:
-            status = self._deliver_until_done()
-        finally:
-            # From here intake may no longer add to the backlog, and whatever still waits in
-            # it is dead-lettered: each event goes exactly one way.
-            self._delivery_ended.set()
-            self._give_up(self._backlog.halt(), self._end_reason)
-            intake.join(_INTAKE_JOIN_TIMEOUT)
-            self._rejections.close(self._dead_letter.path)
-            self._dead_letter.close()
-            self._client.close()
-            log.info("%s", self.counters.summary(self._clock.monotonic() - started))
+        ended_at: float | None = None
+        while not self._stop.is_set():
+            if ended_at is None and not intake.is_alive():
+                ended_at = self._clock.monotonic()
+            ended = ended_at is not None
+            wait = deliverer.step(input_ended=ended)
+            if ended and (wait is None or deliverer.stopped is not None):
+                break
+            if ended_at is not None and self._eof_timeout_passed(ended_at):
+                log.info(
+                    "input ended %gs ago (--eof-timeout): %d events remain in %s; "
+                    "deliver them with: okta-risk-output drain --spool %s",
+                    self.settings.eof_timeout or 0,
+                    self.spool.live(),
+                    self.spool.path,
+                    self.spool.path,
+                )
+                break
+            self._nap(_NAP if wait is None else wait)
+        intake.join(_NAP)
         if self._intake_error is not None:
             raise self._intake_error
-        return status
+        return self._status(deliverer)
 
-    def _deliver_until_done(self) -> ExitStatus:
-        settings = self.settings
-        while True:
-            batch = self._backlog.take(settings.max_events_per_request, settings.linger, self._stop)
-            if not batch:
-                if self._stop.is_set() and self._intake_error is None:
-                    log.info("shutting down on request; undelivered events are dead-lettered")
-                return ExitStatus.OK
-            try:
-                self._deliverer.deliver(batch)
-            except Undelivered as exc:
-                if exc.exit_status is None:  # given up or shut down: carry on with the next
-                    self._give_up(exc.events, exc.reason)
-                    continue
-                log.error("delivery stopped: %s", exc.reason)
-                self._end_reason = f"delivery stopped: {exc.reason}"
-                self._give_up(exc.events, self._end_reason, brief="delivery stopped")
-                return exc.exit_status
+    def enqueue(self, sources: Iterable[Source]) -> ExitStatus:
+        """Intake only: validate, spool or dead-letter, and return."""
+        self._read(list(sources))
+        if self._intake_error is not None:
+            raise self._intake_error
+        return ExitStatus.OK
 
-    def _give_up(self, events: list[Pending], reason: str, brief: str | None = None) -> None:
-        """Dead-letter events that will not be sent; `reason` goes with each, `brief` to the log."""
-        for pending in events:
-            self._dead_letter.write(
-                now=self._clock.time(),
-                source=pending.source,
-                line=pending.line,
-                kind="undelivered",
-                errors=[SchemaError("$", reason)],
-                event=pending.event,
+    def drain(self, *, until_empty: bool = True, duration: float | None = None) -> ExitStatus:
+        """Delivery only: until nothing is left (until_empty), for `duration`, or for ever."""
+        deliverer = self._delivery()
+        deadline = None if duration is None else self._clock.monotonic() + duration
+        while not self._stop.is_set():
+            wait = deliverer.step(input_ended=until_empty)
+            if deliverer.stopped is not None or (wait is None and until_empty):
+                break
+            if deadline is not None and self._clock.monotonic() >= deadline:
+                break
+            self._nap(_IDLE_POLL if wait is None else wait)
+        return self._status(deliverer)
+
+    # -- reporting and closing -----------------------------------------------------------
+
+    def summary(self) -> str:
+        left = self.spool.live()
+        return self.counters.summary(self._clock.monotonic() - self._started, left)
+
+    def close(self) -> None:
+        self._intake.close()
+        self._dead_letter.close()
+        self.spool.close()
+        if self._client is not None:
+            self._client.close()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _delivery(self) -> Deliverer:
+        if self._deliverer is None:
+            settings = self.settings
+            if self._client is None:
+                auth = SswsAuth(settings.api_token)
+                self._client = OktaClient(settings.org_url, auth, timeout=settings.timeout)
+            self._deliverer = Deliverer(
+                client=self._client,
+                spool=self.spool,
+                limiter=RateLimiter(settings.rate, self._clock),
+                policy=settings.retry,
+                dead_letter=self._dead_letter,
+                counters=self.counters,
+                clock=self._clock,
+                stop=self._stop,
+                max_events=settings.max_events_per_request,
+                linger=settings.linger,
+                # A lease covers one request (and the halves of a rejected one); past this,
+                # another process may take the events over.
+                lease_seconds=2 * settings.timeout + 30,
             )
-        if events:
-            self.counters.add(undelivered=len(events))
-            log.warning(
-                "%d events not delivered (%s); they are in %s",
-                len(events),
-                brief or reason,
-                self._dead_letter.path,
-            )
+        return self._deliverer
 
-    def _intake(self, sources: list[Source]) -> None:
+    def _read(self, sources: list[Source]) -> None:
         try:
-            for source in sources:
-                for line in read_lines(source.stream, source.name, self.settings.max_line_bytes):
-                    if self._stop.is_set() or self._delivery_ended.is_set():
-                        return
-                    self._accept(line)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised there
+            self._intake.read(sources)
+        except BaseException as exc:  # noqa: BLE001 - handed to the delivery thread, re-raised
             self._intake_error = exc
             self._stop.set()
         finally:
-            self._backlog.end_of_input()
+            self._wake.set()
 
-    def _accept(self, line: Line) -> None:
-        if is_blank(line):
-            self.counters.add(lines=1, blank=1)
-            return
-        now = self._clock.time()
-        try:
-            event = self._mapper.to_event(line, now)
-        except RecordRejected as exc:
-            self._dead_letter.write(
-                now=now,
-                source=line.source,
-                line=line.number,
-                kind=exc.kind,
-                errors=exc.errors,
-                original=line.data,
-                original_size=line.size,
-            )
-            self.counters.add(lines=1, invalid=1)
-            self._rejections.rejected(f"{line.source} line {line.number}: {exc}")
-            return
-        self.counters.add(lines=1, valid=1)
-        pending = Pending(event, line.source, line.number, self._clock.monotonic())
-        if not self._backlog.put(pending):
-            self._give_up([pending], self._end_reason)
+    def _nap(self, seconds: float) -> None:
+        self._clock.sleep(min(max(seconds, 0.0), _NAP), self._wake)
+        self._wake.clear()
+
+    def _eof_timeout_passed(self, ended_at: float) -> bool:
+        limit = self.settings.eof_timeout
+        return limit is not None and self._clock.monotonic() - ended_at >= limit
+
+    @staticmethod
+    def _status(deliverer: Deliverer) -> ExitStatus:
+        stopped = deliverer.stopped
+        if stopped is not None and stopped.exit_status is not None:
+            return stopped.exit_status
+        return ExitStatus.OK

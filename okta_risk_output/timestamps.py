@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["format_utc", "normalise_timestamp"]
+__all__ = ["epoch_of", "format_utc", "normalise_timestamp"]
 
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
@@ -49,7 +49,23 @@ def _from_epoch(number: float) -> str:
     return format_utc(number)
 
 
+def epoch_of(text: str) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp; None when it is not one."""
+    try:
+        moment = _parse_rfc3339(text)
+    except (ValueError, OverflowError):
+        return None
+    return None if moment is None else moment.timestamp()
+
+
 def _from_rfc3339(text: str) -> str | None:
+    moment = _parse_rfc3339(text)
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
+
+
+def _parse_rfc3339(text: str) -> datetime | None:
     match = _RFC3339.match(text)
     if not match:
         return None
@@ -58,7 +74,7 @@ def _from_rfc3339(text: str) -> str | None:
     if not zulu:
         offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (1 if sign == "+" else -1)
     micros = int((fraction or "0")[:6].ljust(6, "0"))
-    moment = datetime(
+    return datetime(
         int(year),
         int(month),
         int(day),
@@ -68,4 +84,3 @@ def _from_rfc3339(text: str) -> str | None:
         micros,
         tzinfo=timezone(offset),
     ).astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Rate", "parse_duration", "parse_rate"]
+__all__ = ["Rate", "parse_duration", "parse_rate", "parse_size"]
 
 _UNIT_SECONDS = {
     "ms": 0.001,
@@ -70,3 +70,26 @@ def _format_seconds(seconds: float) -> str:
         if seconds == _UNIT_SECONDS[unit]:
             return unit
     return f"{seconds:g}s"
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+_SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*\Z")
+
+
+def parse_size(text: str) -> int:
+    """'1048576' -> 1048576, '512MiB' -> 536870912, '2GB' -> 2000000000."""
+    match = _SIZE.match(text.lower())
+    if not match or match.group(2) not in _SIZE_UNITS or int(match.group(1)) < 1:
+        raise ValueError(
+            f"{text!r} is not a size: use bytes (1048576) or KiB, MiB, GiB, KB, MB, GB"
+        )
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]

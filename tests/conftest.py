@@ -45,4 +45,5 @@ def make_settings(tmp_path: Any, org_url: str, **options: Any) -> Settings:
     """Settings for an in-process run against `org_url`, with a token the emulator accepts."""
     env = {"OKTA_API_TOKEN": "test-token", "OKTA_ORG_URL": org_url}
     options.setdefault("dead_letter", str(tmp_path / "dead.jsonl"))
+    options.setdefault("spool", str(tmp_path / "spool.db"))
     return build_settings(options, env)

@@ -20,8 +20,14 @@ TOKEN = "cli-test-token"
 SIGNAL = b'{"ip": "203.0.113.5", "riskLevel": "HIGH", "message": "EDR C2 beacon"}\n'
 
 
+@pytest.fixture(autouse=True)
+def own_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own default spool location, never the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def program(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Any:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "OKTA_RISK_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OKTA_")}
     return subprocess.run(
         [sys.executable, "-m", "okta_risk_output", *args],
         input=stdin,
@@ -106,3 +112,27 @@ def test_version_and_help_list_the_exit_codes() -> None:
     assert program("--version").stdout.decode().startswith("okta-risk-output, version ")
     help_text = program("run", "--help").stdout.decode()
     assert "Exit codes:" in help_text and "OKTA_API_TOKEN" in help_text
+
+
+def test_the_default_spool_is_under_xdg_state_home(tmp_path: Path, emu: Emulator) -> None:
+    env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
+    done = program("run", "--dead-letter", str(tmp_path / "dl.jsonl"), stdin=SIGNAL, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "state" / "okta-risk-output" / "spool.db").exists()
+
+
+def test_enqueue_needs_no_org_and_drain_delivers_it(tmp_path: Path, emu: Emulator) -> None:
+    spool = str(tmp_path / "spool.db")
+    dead = str(tmp_path / "dl.jsonl")
+    queued = program("enqueue", "--spool", spool, "--dead-letter", dead, stdin=SIGNAL * 4)
+    assert queued.returncode == 0, queued.stderr
+    assert b"spooled=4" in queued.stderr and emu.state.stats()["events"] == 0
+    shown = program("status", "--spool", spool, "--json")
+    report = json.loads(shown.stdout)
+    assert report["events"] == 4 and report["by_risk_level"]["HIGH"] == 4
+    env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
+    drained = program("drain", "--spool", spool, "--dead-letter", dead, env=env)
+    assert drained.returncode == 0, drained.stderr
+    assert emu.state.stats()["events"] == 4
+    table = program("status", "--spool", spool).stdout.decode()
+    assert "events waiting" in table and "delivered 4" in table

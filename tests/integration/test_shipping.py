@@ -7,21 +7,27 @@ tests that check pacing against the emulator's own windows use the real clock.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from conftest import FakeClock, make_settings
 
+from okta_risk_output.auth import Secret, SswsAuth
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.logs import setup_logging
+from okta_risk_output.okta import OktaClient
 from okta_risk_output.shipper import Shipper, Source
+from okta_risk_output.spool import Spool
 from okta_risk_output.units import parse_rate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,20 +59,55 @@ def signal_lines(count: int, *, poison_at: int | None = None) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+class RecordingClient(OktaClient):
+    """The real client, noting the (fake) time of each POST."""
+
+    def __init__(self, url: str, clock: FakeClock) -> None:
+        super().__init__(url, SswsAuth(Secret(TOKEN)))
+        self.clock = clock
+        self.sent_at: list[float] = []
+
+    def post(self, events: list[dict[str, Any]], **kwargs: Any) -> requests.Response:
+        self.sent_at.append(self.clock.monotonic())
+        return super().post(events, **kwargs)
+
+
 def ship(
-    tmp_path: Path, url: str, data: bytes | list[Path], *, clock: Any = None, **options: Any
+    tmp_path: Path,
+    url: str,
+    data: bytes | list[Path],
+    *,
+    clock: Any = None,
+    mode: str = "run",
+    client: OktaClient | None = None,
+    **options: Any,
 ) -> tuple[ExitStatus, Shipper]:
+    """Run the shipper in-process on a spool in tmp_path; checks the conservation laws."""
     options.setdefault("rate_limit", "100000/s")
     settings = make_settings(tmp_path, url, **options)
-    shipper = Shipper(settings, clock=clock or SystemClock())
+    shipper = Shipper(settings, clock=clock or SystemClock(), client=client)
     if isinstance(data, bytes):
         sources = [Source("<stdin>", io.BytesIO(data))]
     else:
         sources = [Source(str(p), p.open("rb")) for p in data]
-    status = shipper.run(sources)
-    assert shipper.counters.balance(), shipper.counters.snapshot()
-    assert shipper.counters.pending == 0
+    try:
+        status = shipper.drain() if mode == "drain" else shipper.run(sources)
+        assert shipper.counters.balance(), shipper.counters.snapshot()
+        assert_conserved(shipper.spool)
+    finally:
+        shipper.close()
     return status, shipper
+
+
+def assert_conserved(spool: Spool) -> None:
+    totals = spool.totals()
+    assert totals["accepted"] == (
+        totals["delivered"]
+        + totals["dead_lettered"]
+        + totals["expired"]
+        + totals["dropped"]
+        + spool.live()
+    ), totals
 
 
 def dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
@@ -85,14 +126,15 @@ def test_happy_path_delivers_every_sample_in_full_batches(
         stats = emu.state.stats()
         received = emu.state.requests()
     assert status is ExitStatus.OK
-    assert shipper.counters.snapshot()["delivered"] == 320
-    assert stats["events"] == 320 and stats["throttled"] == 0
-    assert [len(r["events"]) for r in received] == [20] * 16
+    counts = shipper.counters.snapshot()
+    # Some samples carry an expiresAt of 2026-11-27; once it has passed they expire unsent.
+    assert counts["delivered"] + counts["expired"] == 320
+    assert stats["events"] == counts["delivered"] and stats["throttled"] == 0
+    assert all(len(r["events"]) == 20 for r in received[:-1])
     assert dead_letters(tmp_path) == []
     # Normalised on the way: every timestamp is UTC with milliseconds.
     stamps = [e["timestamp"] for r in received for e in r["events"] if "timestamp" in e]
     assert stamps and all(s.endswith("Z") and len(s) == 24 for s in stamps)
-    assert "summary lines=320 blank=0 valid=320 invalid=0 delivered=320" in logs.getvalue()
 
 
 def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_path: Path) -> None:
@@ -103,7 +145,12 @@ def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_pa
         ]
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
-    assert (counts["lines"], counts["blank"], counts["valid"], counts["invalid"]) == (29, 5, 2, 22)
+    assert (counts["lines"], counts["blank"], counts["spooled"], counts["invalid"]) == (
+        29,
+        5,
+        2,
+        22,
+    )
     assert sorted(delivered) == ["198.51.100.7", "203.0.113.9"]  # the BOM and the CRLF line
     entries = {e["line"]: e for e in dead_letters(tmp_path)}
     assert len(entries) == 22
@@ -124,11 +171,13 @@ def test_429_waits_until_reset_by_the_servers_date(tmp_path: Path) -> None:
     clock = FakeClock()
     config = EmulatorConfig(api_token=TOKEN, rate=FAST, window_seconds=10.0, script=(429,))
     with Emulator(config, clock=lambda: frozen) as emu:
-        status, shipper = ship(tmp_path, emu.url, signal_lines(5), clock=clock)
+        client = RecordingClient(emu.url, clock)
+        status, shipper = ship(tmp_path, emu.url, signal_lines(5), clock=clock, client=client)
         assert emu.state.stats()["events"] == 5
     assert status is ExitStatus.OK
     # Reset is the window's end, 10 s after the server's Date; +1 s as Okta's SDKs do.
-    assert 11.0 in clock.sleeps
+    first, second = client.sent_at
+    assert 11.0 <= second - first <= 11.25
     counts = shipper.counters.snapshot()
     assert (counts["throttled"], counts["retries"], counts["requests"]) == (1, 1, 2)
 
@@ -136,16 +185,18 @@ def test_429_waits_until_reset_by_the_servers_date(tmp_path: Path) -> None:
 def test_503_twice_then_success_backs_off_within_the_policy(tmp_path: Path) -> None:
     clock = FakeClock()
     with emulator(script=(503, 503)) as emu:
-        status, shipper = ship(tmp_path, emu.url, signal_lines(3), clock=clock)
+        client = RecordingClient(emu.url, clock)
+        status, shipper = ship(tmp_path, emu.url, signal_lines(3), clock=clock, client=client)
         assert emu.state.stats()["events"] == 3
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
     assert (counts["retries"], counts["requests"], counts["delivered"]) == (2, 3, 3)
-    backoffs = [s for s in clock.sleeps if s > 0.001]
-    assert len(backoffs) <= 2 and all(s <= 2.0 for s in backoffs)
+    # Full jitter under ceilings of 1 s, then 2 s (plus at most one nap of the loop).
+    gaps = [b - a for a, b in itertools.pairwise(client.sent_at)]
+    assert gaps[0] <= 1.25 and gaps[1] <= 2.25
 
 
-def test_network_errors_are_retried(tmp_path: Path) -> None:
+def test_network_errors_are_retried_until_given_up(tmp_path: Path) -> None:
     clock = FakeClock()
     with emulator() as emu:
         url = emu.url
@@ -153,10 +204,10 @@ def test_network_errors_are_retried(tmp_path: Path) -> None:
     status, shipper = ship(tmp_path, url, signal_lines(2), clock=clock, max_retry_age="30s")
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
-    assert counts["retries"] >= 2 and counts["undelivered"] == 2
+    assert counts["retries"] >= 2 and counts["gave_up"] == 2
     entries = dead_letters(tmp_path)
-    assert {e["kind"] for e in entries} == {"undelivered"}
-    assert "gave up after retrying" in entries[0]["errors"][0]["message"]
+    assert {e["kind"] for e in entries} == {"gave_up"}
+    assert "gave up after retrying for at least 30s" in entries[0]["errors"][0]["message"]
     assert "ConnectionError" in entries[0]["errors"][0]["message"]
 
 
@@ -185,7 +236,7 @@ def test_one_poison_event_among_twenty_is_isolated_by_bisection(tmp_path: Path) 
         ({"endpoint_off": True}, ExitStatus.ENDPOINT_MISSING, "deprecated"),
     ],
 )
-def test_401_403_404_stop_delivery_and_dead_letter_the_rest(
+def test_401_403_404_pause_delivery_keep_the_spool_and_resume_once_fixed(
     tmp_path: Path, logs: io.StringIO, config: dict[str, Any], expected: ExitStatus, hint: str
 ) -> None:
     with emulator(**config) as emu:
@@ -193,16 +244,18 @@ def test_401_403_404_stop_delivery_and_dead_letter_the_rest(
         assert emu.state.stats()["events"] == 0
     assert status is expected
     counts = shipper.counters.snapshot()
-    assert counts["delivered"] == 0 and counts["requests"] == 1
-    assert counts["undelivered"] == counts["valid"] > 0
-    entries = dead_letters(tmp_path)
-    assert len(entries) == counts["valid"]
-    assert all(e["kind"] == "undelivered" and hint in e["errors"][0]["message"] for e in entries)
+    assert counts["delivered"] == 0 and counts["requests"] == 1 and counts["spooled"] == 45
+    assert dead_letters(tmp_path) == []
     text = logs.getvalue()
     assert "ERROR delivery stopped: HTTP" in text and hint in text
-    # The credential appears nowhere: not in logs, not in the dead-letter file.
+    assert re.search(r"\d+ events stay in the spool", text)
+    # The credential appears nowhere: not in the logs.
     assert TOKEN not in text
-    assert TOKEN not in (tmp_path / "dead.jsonl").read_text()
+    # Fixed (a healthy org): a drain on the same spool delivers everything.
+    with emulator() as healthy:
+        status, shipper = ship(tmp_path, healthy.url, b"", mode="drain")
+        assert healthy.state.stats()["events"] == 45
+    assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 45
 
 
 def test_the_rate_is_never_exceeded_over_several_windows(tmp_path: Path) -> None:
@@ -234,11 +287,12 @@ def test_a_partial_batch_goes_out_after_linger_while_input_stays_open(tmp_path: 
             writer.flush()
             got_it = _wait_for(lambda: emu.state.stats()["events"] == 1)
         worker.join(10)
+        shipper.close()
     assert got_it, "the lone event was not sent while the input stayed open"
     assert result == [ExitStatus.OK]
 
 
-def test_shutdown_dead_letters_what_is_undelivered_and_exits_ok(tmp_path: Path) -> None:
+def test_shutdown_leaves_what_is_undelivered_in_the_spool(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     stop = threading.Event()
     with emulator(fail_rate=1.0) as emu, os.fdopen(read_end, "rb") as reader:
@@ -257,12 +311,14 @@ def test_shutdown_dead_letters_what_is_undelivered_and_exits_ok(tmp_path: Path) 
             worker.join(10)
     assert result == [ExitStatus.OK]
     counts = shipper.counters.snapshot()
-    assert counts["delivered"] == 0 and counts["undelivered"] == counts["valid"] == 3
-    assert shipper.counters.balance()
-    assert all(e["kind"] == "undelivered" for e in dead_letters(tmp_path))
+    assert counts["delivered"] == 0 and counts["spooled"] == 3
+    assert shipper.spool.live() == 3
+    assert_conserved(shipper.spool)
+    assert dead_letters(tmp_path) == []
+    shipper.close()
 
 
-def test_a_batch_retried_too_long_is_given_up_and_the_next_one_still_tries(tmp_path: Path) -> None:
+def test_events_retried_too_long_are_given_up(tmp_path: Path) -> None:
     clock = FakeClock()
     with emulator(fail_rate=1.0) as emu:
         status, shipper = ship(
@@ -271,17 +327,82 @@ def test_a_batch_retried_too_long_is_given_up_and_the_next_one_still_tries(tmp_p
         requests_seen = emu.state.stats()["requests"]
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
-    assert (counts["delivered"], counts["undelivered"], counts["requests"]) == (
-        0,
-        40,
-        requests_seen,
-    )
+    assert (counts["delivered"], counts["gave_up"], counts["requests"]) == (0, 40, requests_seen)
     entries = dead_letters(tmp_path)
-    # Both batches of 20 were tried (a batch is given up only after a failed attempt) and
-    # each was given up once its retries had lasted the allowed age.
     assert len(entries) == 40
     assert all("gave up after retrying for" in e["errors"][0]["message"] for e in entries)
-    assert max(clock.sleeps) <= 4.0
+
+
+def test_eof_timeout_leaves_the_rest_spooled_and_exits_ok(
+    tmp_path: Path, logs: io.StringIO
+) -> None:
+    clock = FakeClock()
+    with emulator(fail_rate=1.0) as emu:
+        started = clock.monotonic()
+        status, shipper = ship(tmp_path, emu.url, signal_lines(7), clock=clock, eof_timeout="20s")
+    assert status is ExitStatus.OK
+    # When input ended is known only to the shipper; it cannot be before the start.
+    assert clock.monotonic() - started >= 20.0
+    assert shipper.counters.snapshot()["spooled"] == 7
+    assert "7 events remain in" in logs.getvalue() and "okta-risk-output drain" in logs.getvalue()
+
+
+def test_expired_events_are_never_sent_and_are_counted(tmp_path: Path) -> None:
+    expired = json.dumps(
+        {"ip": "192.0.2.3", "riskLevel": "HIGH", "expiresAt": "2020-01-01T00:00:00Z"}
+    ).encode()
+    with emulator() as emu:
+        status, shipper = ship(tmp_path, emu.url, expired + b"\n" + signal_lines(2))
+        sent = emu.state.stats()["events"]
+    assert status is ExitStatus.OK and sent == 2
+    assert shipper.counters.snapshot()["expired"] == 1
+
+
+def test_enqueue_then_drain(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "http://127.0.0.1:9", rate_limit="100000/s")
+    spooler = Shipper(settings, clock=SystemClock())
+    assert spooler.enqueue([Source("<stdin>", io.BytesIO(signal_lines(30)))]) is ExitStatus.OK
+    assert spooler.spool.live() == 30
+    spooler.close()
+    with emulator() as emu:
+        status, shipper = ship(tmp_path, emu.url, b"", mode="drain")
+        assert emu.state.stats()["events"] == 30
+    assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 30
+
+
+def test_two_drainers_on_one_spool_deliver_each_event_once(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "http://127.0.0.1:9", max_events_per_request="5")
+    spooler = Shipper(settings, clock=SystemClock())
+    lines = b"".join(
+        json.dumps(
+            {"ip": f"203.0.113.{n % 250 + 1}", "riskLevel": "LOW", "message": f"seq {n}"}
+        ).encode()
+        + b"\n"
+        for n in range(400)
+    )
+    spooler.enqueue([Source("<stdin>", io.BytesIO(lines))])
+    spooler.close()
+    with emulator(latency=0.002) as emu:
+        drainers = [
+            Shipper(
+                make_settings(tmp_path, emu.url, rate_limit="100000/s", max_events_per_request="5"),
+                clock=SystemClock(),
+            )
+            for _ in range(2)
+        ]
+        threads = [threading.Thread(target=d.drain) for d in drainers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        seqs = [
+            s["message"] for r in emu.state.requests() for e in r["events"] for s in e["subjects"]
+        ]
+    assert sorted(seqs) == sorted(f"seq {n}" for n in range(400))  # each once, none twice
+    shares = [d.counters.snapshot()["delivered"] for d in drainers]
+    assert sum(shares) == 400 and all(share > 0 for share in shares)
+    for drainer in drainers:
+        drainer.close()
 
 
 def _wait_for(condition: Any, timeout: float = 10.0) -> bool:

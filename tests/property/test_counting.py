@@ -69,16 +69,21 @@ def test_each_line_is_counted_exactly_once(
     with tempfile.TemporaryDirectory() as folder:
         dead_letter = Path(folder) / "dead.jsonl"
         config = build_settings(
-            {"dead_letter": str(dead_letter), "rate_limit": "100000/s"},
+            {
+                "dead_letter": str(dead_letter),
+                "spool": str(Path(folder) / "spool.db"),
+                "rate_limit": "100000/s",
+            },
             {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN},
         )
         shipper = Shipper(config, clock=SystemClock())
         status = shipper.run([Source("<stdin>", io.BytesIO(data))])
+        shipper.close()
         entries = dead_letter.read_text().splitlines()
     counts = shipper.counters.snapshot()
     assert status is ExitStatus.OK
     physical_lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     assert counts["lines"] == physical_lines
-    assert counts["blank"] + counts["invalid"] + counts["valid"] == counts["lines"]
-    assert counts["delivered"] == counts["valid"] == emu.state.stats()["events"]
+    assert counts["blank"] + counts["invalid"] + counts["spooled"] == counts["lines"]
+    assert counts["delivered"] == counts["spooled"] == emu.state.stats()["events"]
     assert len(entries) == counts["invalid"]

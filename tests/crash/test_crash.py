@@ -1,0 +1,187 @@
+"""The program as a process, killed and signalled, with the emulator as the oracle.
+
+Every input line carries a sequence number. A line counts as accepted once its spool
+transaction committed; the spool's `accepted` total is written in that same transaction
+and intake commits lines in file order, so after a kill the accepted lines of a round are
+exactly the first `accepted` lines of its slice. Each of those must reach the emulator at
+least once, whatever moment the process died at; duplicates are counted, not forbidden.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.units import parse_rate
+
+TOKEN = "crash-token"
+ROUNDS = 10
+SLICE = 300
+
+
+def seq_line(n: int) -> str:
+    return json.dumps(
+        {"ip": f"203.0.113.{n % 250 + 1}", "riskLevel": "MEDIUM", "message": f"seq {n}"}
+    )
+
+
+def start(
+    tmp_path: Path, url: str, *args: str, stdin: Any = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKTA_")}
+    env.update({"OKTA_ORG_URL": url, "OKTA_API_TOKEN": TOKEN})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "okta_risk_output",
+            *args,
+            "--spool",
+            str(tmp_path / "spool.db"),
+            "--dead-letter",
+            str(tmp_path / "dl.jsonl"),
+            "--rate-limit",
+            "2000/s",
+        ],
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def accepted_total(tmp_path: Path) -> int:
+    path = tmp_path / "spool.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as db:
+        try:
+            row = db.execute("SELECT value FROM totals WHERE name = 'accepted'").fetchone()
+        except sqlite3.OperationalError:
+            return 0  # killed before the schema existed
+    return int(row[0]) if row else 0
+
+
+def delivered_seqs(emu: Emulator) -> Counter[int]:
+    return Counter(
+        int(s["message"].split()[1])
+        for r in emu.state.requests()
+        for e in r["events"]
+        for s in e["subjects"]
+    )
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.01)
+    with Emulator(config) as running:
+        yield running
+
+
+def test_kill_9_at_random_moments_loses_nothing_accepted(tmp_path: Path, emu: Emulator) -> None:
+    rng = random.Random(20261127)
+    must_arrive: set[int] = set()
+    before = 0
+    for round_no in range(ROUNDS):
+        slice_file = tmp_path / f"slice{round_no}.jsonl"
+        first = round_no * SLICE
+        slice_file.write_text("".join(seq_line(n) + "\n" for n in range(first, first + SLICE)))
+        process = start(tmp_path, emu.url, "run", "--linger", "0.01s", str(slice_file))
+        time.sleep(rng.uniform(0.2, 1.2))  # the kill's moment is the test input, not a wait
+        process.kill()
+        process.wait(30)
+        after = accepted_total(tmp_path)
+        must_arrive.update(range(first, first + (after - before)))
+        before = after
+    # Restart on the same spool, with no new input: everything accepted gets delivered.
+    final = start(tmp_path, emu.url, "drain")
+    _, stderr = final.communicate(timeout=120)
+    assert final.returncode == 0, stderr.decode()
+    arrived = delivered_seqs(emu)
+    assert must_arrive, "no round accepted anything: the kills came too early to test much"
+    missing = must_arrive - set(arrived)
+    assert not missing, f"{len(missing)} accepted events never arrived, e.g. {sorted(missing)[:5]}"
+    duplicates = sum(count - 1 for count in arrived.values() if count > 1)
+    print(f"{len(must_arrive)} accepted over {ROUNDS} kills; {duplicates} duplicate deliveries")
+
+
+def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: Path) -> None:
+    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
+    with Emulator(config) as stalled:
+        process = start(
+            tmp_path,
+            stalled.url,
+            "run",
+            "--linger",
+            "0s",
+            "--shutdown-timeout",
+            "1s",
+            stdin=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        process.stdin.write(("\n".join(seq_line(n) for n in range(50)) + "\n").encode())
+        process.stdin.flush()
+        deadline = time.monotonic() + 30
+        while stalled.state.stats()["requests"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling for the request to be in flight, bounded
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        took = time.monotonic() - signalled
+    assert process.returncode == 0, stderr.decode()
+    assert took <= 1.0 + 1.0, f"took {took:.1f}s"
+    text = stderr.decode()
+    assert "abandoned" in text and "summary" in text
+    with sqlite3.connect(tmp_path / "spool.db") as db:
+        totals = dict(db.execute("SELECT name, value FROM totals").fetchall())
+        (live,) = db.execute("SELECT count(*) FROM events").fetchone()
+    # Reading stopped at the signal; what was accepted is all still spooled, since the
+    # request in flight never got its answer.
+    assert live == totals["accepted"] > 0 and totals["delivered"] == 0
+
+
+def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
+    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
+    with Emulator(config) as stalled:
+        process = start(
+            tmp_path,
+            stalled.url,
+            "run",
+            "--linger",
+            "0s",
+            "--shutdown-timeout",
+            "60s",
+            stdin=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        process.stdin.write((seq_line(1) + "\n").encode())
+        process.stdin.flush()
+        deadline = time.monotonic() + 30
+        while stalled.state.stats()["requests"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        assert process.stderr is not None
+        seen = []
+        for raw in process.stderr:  # the second signal only once the first was handled
+            seen.append(raw)
+            if b"received SIGTERM" in raw:
+                break
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=10)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert b"second SIGTERM: exiting now" in b"".join(seen) + rest
+    with sqlite3.connect(tmp_path / "spool.db") as db:
+        assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
