@@ -1,12 +1,18 @@
-"""Intake: lines -> RiskEvents -> the spool, or the dead-letter file. Never waits on Okta."""
+"""Intake: lines -> RiskEvents -> the spool, or the dead-letter file. Never waits on Okta.
+
+Lines are taken in batches: whatever has arrived by the time the previous batch is
+committed goes into the next transaction, so a burst costs one commit per batch, while a
+lone line on an idle pipe is committed at once (its batch is just that line).
+"""
 
 from __future__ import annotations
 
 import enum
+import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from okta_risk_output.clock import Clock
 from okta_risk_output.deadletter import DeadLetterFile
@@ -20,6 +26,9 @@ from okta_risk_output.spool import Spool
 __all__ = ["Intake", "LineOutcome", "Source"]
 
 _BLOCK_POLL = 0.5
+_STOP_POLL = 0.25
+MAX_BATCH = 500
+"""Most lines per spool transaction; bounds what a kill -9 can catch read but uncommitted."""
 
 
 @dataclass(frozen=True)
@@ -67,18 +76,52 @@ class Intake:
     def read(self, sources: Iterable[Source]) -> None:
         """Take in every line of every source, until they end or a shutdown is asked for."""
         for source in sources:
-            for line in read_lines(source.stream, source.name, self._max_line_bytes):
-                if self._stop.is_set() or self.accept(line) is LineOutcome.STOPPED:
+            lines = read_lines(source.stream, source.name, self._max_line_bytes)
+            for batch in _batches(lines, self._stop):
+                outcomes = self.accept_many(batch)
+                if self._stop.is_set() or LineOutcome.STOPPED in outcomes:
                     return
 
     def accept(self, line: Line) -> LineOutcome:
         """One line to its outcome; when this returns, the outcome is durable."""
+        return self.accept_many([line])[0]
+
+    def accept_many(self, lines: list[Line]) -> list[LineOutcome]:
+        """Lines to outcomes, the valid ones stored in one spool transaction."""
+        now = self._clock.time()
+        outcomes: list[LineOutcome | None] = []
+        valid: list[tuple[int, dict[str, Any], Line]] = []
+        for line in lines:
+            event = self._map(line, now)
+            if isinstance(event, LineOutcome):
+                outcomes.append(event)
+            else:
+                valid.append((len(outcomes), event, line))
+                outcomes.append(None)
+        while valid:
+            if self._block and not self._wait_for_room():
+                for index, _, _ in valid:
+                    outcomes[index] = LineOutcome.STOPPED
+                break
+            results = self._spool.put_many(
+                [(e, ln.source, ln.number) for _, e, ln in valid], now=now
+            )
+            for (index, _, line), result in zip(valid, results, strict=False):
+                outcomes[index] = self._count(line, result.accepted, result.evicted)
+            valid = valid[len(results) :]
+        if self._on_spooled is not None and LineOutcome.SPOOLED in outcomes:
+            self._on_spooled.set()
+        return [o if o is not None else LineOutcome.STOPPED for o in outcomes]
+
+    def close(self) -> None:
+        self._rejections.close(self._dead_letter.path)
+
+    def _map(self, line: Line, now: float) -> dict[str, Any] | LineOutcome:
         if is_blank(line):
             self._counters.add(lines=1, blank=1)
             return LineOutcome.BLANK
-        now = self._clock.time()
         try:
-            event = self._mapper.to_event(line, now)
+            return self._mapper.to_event(line, now)
         except RecordRejected as exc:
             self._dead_letter.write(
                 now=now,
@@ -92,15 +135,12 @@ class Intake:
             self._counters.add(lines=1, invalid=1)
             self._rejections.rejected(f"{line.source} line {line.number}: {exc}")
             return LineOutcome.DEAD_LETTERED
-        if self._block and not self._wait_for_room():
-            return LineOutcome.STOPPED
-        result = self._spool.put(event, source=line.source, line=line.number, now=now)
-        if result.evicted:
-            self._counters.add(evicted=result.evicted)
-            log.warning(
-                "spool full: dropped %d older lower-risk events to make room", result.evicted
-            )
-        if not result.accepted:
+
+    def _count(self, line: Line, accepted: bool, evicted: int) -> LineOutcome:
+        if evicted:
+            self._counters.add(evicted=evicted)
+            log.warning("spool full: dropped %d older lower-risk events to make room", evicted)
+        if not accepted:
             self._counters.add(lines=1, refused=1)
             log.warning(
                 "spool full: %s line %d refused by the %s policy",
@@ -110,15 +150,10 @@ class Intake:
             )
             return LineOutcome.REFUSED
         self._counters.add(lines=1, spooled=1)
-        if self._on_spooled is not None:
-            self._on_spooled.set()
         return LineOutcome.SPOOLED
 
-    def close(self) -> None:
-        self._rejections.close(self._dead_letter.path)
-
     def _wait_for_room(self) -> bool:
-        """The block policy: hold this line (and so the host) until delivery frees room."""
+        """The block policy: hold these lines (and so the host) until delivery frees room."""
         waited = False
         while not self._spool.has_room():
             if self._stop.is_set():
@@ -128,3 +163,50 @@ class Intake:
                 waited = True
             self._clock.sleep(_BLOCK_POLL, self._stop)
         return True
+
+
+_END = object()
+
+
+class _ReadFailed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _batches(lines: Iterator[Line], stop: threading.Event) -> Iterator[list[Line]]:
+    """Group lines into batches of what has already arrived, reading on a helper thread.
+
+    The helper may block on a quiet pipe for ever; it is a daemon, so it never holds up
+    the exit, and lines it has read but not handed over were never accepted.
+    """
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=4 * MAX_BATCH)
+
+    def produce() -> None:
+        try:
+            for line in lines:
+                handoff.put(line)
+            handoff.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            handoff.put(_ReadFailed(exc))
+
+    threading.Thread(target=produce, name="reader", daemon=True).start()
+    while not stop.is_set():
+        try:
+            item = handoff.get(timeout=_STOP_POLL)
+        except queue.Empty:
+            continue
+        batch: list[Line] = []
+        while isinstance(item, Line):
+            batch.append(item)
+            if len(batch) >= MAX_BATCH:
+                break
+            try:
+                item = handoff.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            yield batch
+        if item is _END:
+            return
+        if isinstance(item, _ReadFailed):
+            raise item.error

@@ -414,3 +414,73 @@ def _wait_for(condition: Any, timeout: float = 10.0) -> bool:
             return True
         done.wait(0.02)
     return False
+
+
+def test_an_outage_for_the_whole_input_loses_nothing_across_restarts(tmp_path: Path) -> None:
+    clock = FakeClock()
+    lines = signal_lines(60)
+    # 1. Nothing listens: connection refused for the whole input; stop after 30 s.
+    with emulator() as gone:
+        url = gone.url
+    status, first = ship(tmp_path, url, lines, clock=clock, eof_timeout="30s")
+    assert status is ExitStatus.OK and first.counters.snapshot()["spooled"] == 60
+    # 2. Restarted against an org answering 503: still nothing lost, nothing dead-lettered.
+    with emulator(fail_rate=1.0) as failing:
+        status, second = ship(tmp_path, failing.url, b"", clock=clock, eof_timeout="30s")
+        assert failing.state.stats()["requests"] > 0
+    assert status is ExitStatus.OK and second.counters.snapshot()["delivered"] == 0
+    # 3. Healed: a restart delivers all of it.
+    with emulator() as healed:
+        status, third = ship(tmp_path, healed.url, b"", clock=clock, mode="drain")
+        messages = sorted(
+            s["message"]
+            for r in healed.state.requests()
+            for e in r["events"]
+            for s in e["subjects"]
+        )
+    assert status is ExitStatus.OK
+    assert messages == sorted(f"signal {n}" for n in range(60))
+    assert dead_letters(tmp_path) == []
+
+
+@pytest.mark.parametrize("policy", ["reject-new", "drop-lowest-risk"])
+def test_a_full_spool_follows_its_overflow_policy_and_counts_it(
+    tmp_path: Path, logs: io.StringIO, policy: str
+) -> None:
+    settings = make_settings(tmp_path, "http://127.0.0.1:9", spool_max_events="10", overflow=policy)
+    spooler = Shipper(settings, clock=SystemClock())
+    mixed = b"".join(
+        json.dumps({"ip": f"203.0.113.{n + 1}", "riskLevel": level}).encode() + b"\n"
+        for n, level in enumerate(["LOW"] * 8 + ["HIGH"] * 6)
+    )
+    spooler.enqueue([Source("<stdin>", io.BytesIO(mixed))])
+    counts = spooler.counters.snapshot()
+    assert spooler.counters.balance()
+    assert_conserved(spooler.spool)
+    report = spooler.spool.status(0)
+    spooler.close()
+    if policy == "reject-new":
+        assert (counts["spooled"], counts["refused"], counts["evicted"]) == (10, 4, 0)
+        assert report["by_risk_level"] == {"HIGH": 2, "MEDIUM": 0, "LOW": 8}
+    else:
+        assert (counts["spooled"], counts["refused"], counts["evicted"]) == (14, 0, 4)
+        assert report["by_risk_level"] == {"HIGH": 6, "MEDIUM": 0, "LOW": 4}
+        assert report["totals"]["dropped"] == 4
+    assert "spool full" in logs.getvalue()
+
+
+def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path) -> None:
+    with emulator() as emu:
+        status, shipper = ship(
+            tmp_path,
+            emu.url,
+            signal_lines(60),
+            spool_max_events="5",
+            overflow="block",
+            max_events_per_request="5",
+            linger="0s",
+        )
+        assert emu.state.stats()["events"] == 60
+    counts = shipper.counters.snapshot()
+    assert status is ExitStatus.OK
+    assert (counts["spooled"], counts["refused"], counts["evicted"]) == (60, 0, 0)
