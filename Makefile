@@ -30,5 +30,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# Benchmarks print ratios measured side by side in one run; not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python bench/intake.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .demo
