@@ -431,7 +431,7 @@ def test_an_outage_for_the_whole_input_loses_nothing_across_restarts(tmp_path: P
     assert status is ExitStatus.OK and second.counters.snapshot()["delivered"] == 0
     # 3. Healed: a restart delivers all of it.
     with emulator() as healed:
-        status, third = ship(tmp_path, healed.url, b"", clock=clock, mode="drain")
+        status, _ = ship(tmp_path, healed.url, b"", clock=clock, mode="drain")
         messages = sorted(
             s["message"]
             for r in healed.state.requests()
