@@ -129,7 +129,6 @@ class Shipper:
         return self.counters.summary(self._clock.monotonic() - self._started, left)
 
     def close(self) -> None:
-        self._intake.close()
         self._dead_letter.close()
         self.spool.close()
         if self._client is not None:
@@ -167,6 +166,7 @@ class Shipper:
             self._intake_error = exc
             self._stop.set()
         finally:
+            self._intake.close()
             self._wake.set()
 
     def _nap(self, seconds: float) -> None:

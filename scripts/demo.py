@@ -46,9 +46,10 @@ def emulator(log: IO[str], *flags: str) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def run_plugin(url: str, dead_letter: Path, inputs: list[str]) -> int:
+def run_plugin(url: str, spool: Path, dead_letter: Path, inputs: list[str]) -> int:
     env = {**os.environ, "OKTA_ORG_URL": url, "OKTA_API_TOKEN": TOKEN}
-    command = [*PROGRAM, "run", "--rate-limit", RATE, "--dead-letter", str(dead_letter), *inputs]
+    files = ["--spool", str(spool), "--dead-letter", str(dead_letter)]
+    command = [*PROGRAM, "run", "--rate-limit", RATE, *files, *inputs]
     print(f"== okta-risk-output run --rate-limit {RATE} {' '.join(inputs)}", flush=True)
     done = subprocess.run(command, env=env, cwd=ROOT, check=False)
     print(f"== exit status {done.returncode}", flush=True)
@@ -63,15 +64,20 @@ def count_kinds(dead_letter: Path) -> dict[str, int]:
     return kinds
 
 
+def fresh(name: str) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        (WORK / (name + suffix)).unlink(missing_ok=True)
+    return WORK / name
+
+
 def main() -> int:
     WORK.mkdir(exist_ok=True)
     with (WORK / "emulator.log").open("w") as log:
-        dead_letter = WORK / "dead-letter.jsonl"
-        dead_letter.unlink(missing_ok=True)
-        record = str(WORK / "received.jsonl")
+        dead_letter = fresh("dead-letter.jsonl")
+        record = str(fresh("received.jsonl"))
         with emulator(log, "--record", record) as url:
             print(f"== act 1: a healthy org, emulated at {url}", flush=True)
-            shipped = run_plugin(url, dead_letter, INPUTS)
+            shipped = run_plugin(url, fresh("spool.db"), dead_letter, INPUTS)
             with urllib.request.urlopen(f"{url}/_emulator/stats", timeout=10) as answer:
                 stats = json.load(answer)
         print(
@@ -84,16 +90,14 @@ def main() -> int:
             f"(see {dead_letter.relative_to(ROOT)})"
         )
 
-        switched_off = WORK / "dead-letter-endpoint-off.jsonl"
-        switched_off.unlink(missing_ok=True)
+        spool = fresh("spool-endpoint-off.db")
         with emulator(log, "--endpoint-off") as url:
             print(
                 "\n== act 2: an org where Okta has switched the deprecated endpoint off", flush=True
             )
-            stopped = run_plugin(url, switched_off, INPUTS[1:2])
-        print(
-            f"== kept for later: {count_kinds(switched_off)} (see {switched_off.relative_to(ROOT)})"
-        )
+            stopped = run_plugin(url, spool, fresh("dead-letter-endpoint-off.jsonl"), INPUTS[1:2])
+        print(f"== kept for later in {spool.relative_to(ROOT)}; okta-risk-output status says:")
+        subprocess.run([*PROGRAM, "status", "--spool", str(spool)], cwd=ROOT, check=False)
     return 0 if (shipped, stopped) == (0, 5) else 1
 
 
