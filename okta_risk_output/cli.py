@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from types import FrameType
@@ -288,21 +290,30 @@ def _run_with_signals(
         except BaseException as exc:  # noqa: BLE001 - re-raised below, on the main thread
             failure.append(exc)
 
+    received = itertools.count()
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
+        # One atomic step decides first or second: a second signal can run this handler
+        # nested inside the first one (between any two bytecodes), so nothing before the
+        # decision may be slow, and the first must set `stop` before it logs.
+        if next(received):
             log.error("second %s: exiting now", signal.Signals(signum).name)
             os._exit(128 + signum)
-        log.info("received %s: shutting down", signal.Signals(signum).name)
         stop.set()
+        log.info("received %s: shutting down", signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     # A daemon thread, so that an abandoned request cannot keep the process alive.
     worker = threading.Thread(target=target, name="shipper", daemon=True)
     worker.start()
     try:
+        # Short joins only: a signal the kernel hands to another thread reaches this
+        # thread's handler only when it wakes, so a long join would sit on a second signal.
         while worker.is_alive() and not stop.is_set():
             worker.join(_POLL)
-        worker.join(settings.shutdown_timeout)
+        deadline = time.monotonic() + settings.shutdown_timeout
+        while worker.is_alive() and time.monotonic() < deadline:
+            worker.join(_POLL)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
