@@ -39,23 +39,14 @@ def seq_line(n: int) -> str:
 
 
 def start(
-    tmp_path: Path, url: str, *args: str, stdin: Any = subprocess.DEVNULL
+    tmp_path: Path, url: str, command: str, *args: str, stdin: Any = subprocess.DEVNULL
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKTA_")}
     env.update({"OKTA_ORG_URL": url, "OKTA_API_TOKEN": TOKEN})
+    files = ["--spool", str(tmp_path / "spool.db"), "--dead-letter", str(tmp_path / "dl.jsonl")]
+    pace = [] if command == "enqueue" else ["--rate-limit", "2000/s"]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "okta_risk_output",
-            *args,
-            "--spool",
-            str(tmp_path / "spool.db"),
-            "--dead-letter",
-            str(tmp_path / "dl.jsonl"),
-            "--rate-limit",
-            "2000/s",
-        ],
+        [sys.executable, "-m", "okta_risk_output", command, *args, *files, *pace],
         env=env,
         stdin=stdin,
         stdout=subprocess.PIPE,
@@ -185,3 +176,22 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     assert b"second SIGTERM: exiting now" in b"".join(seen) + rest
     with sqlite3.connect(tmp_path / "spool.db") as db:
         assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def test_two_drain_processes_on_one_spool_deliver_each_event_once(tmp_path: Path) -> None:
+    lines = "".join(seq_line(n) + "\n" for n in range(400)).encode()
+    queued = start(tmp_path, "http://127.0.0.1:9", "enqueue", stdin=subprocess.PIPE)
+    _, stderr = queued.communicate(lines, timeout=60)
+    assert queued.returncode == 0, stderr.decode()
+    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.005)
+    with Emulator(config) as emu:
+        drains = [
+            start(tmp_path, emu.url, "drain", "--max-events-per-request", "5") for _ in range(2)
+        ]
+        outputs = [d.communicate(timeout=120)[1].decode() for d in drains]
+        arrived = delivered_seqs(emu)
+    assert all(d.returncode == 0 for d in drains), outputs
+    assert sorted(arrived) == list(range(400))
+    assert set(arrived.values()) == {1}  # nothing crashed, so nothing twice
+    shares = [int(text.split(" delivered=")[1].split()[0]) for text in outputs]
+    assert sum(shares) == 400 and all(share > 0 for share in shares), shares

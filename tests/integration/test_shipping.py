@@ -370,41 +370,6 @@ def test_enqueue_then_drain(tmp_path: Path) -> None:
     assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 30
 
 
-def test_two_drainers_on_one_spool_deliver_each_event_once(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "http://127.0.0.1:9", max_events_per_request="5")
-    spooler = Shipper(settings, clock=SystemClock())
-    lines = b"".join(
-        json.dumps(
-            {"ip": f"203.0.113.{n % 250 + 1}", "riskLevel": "LOW", "message": f"seq {n}"}
-        ).encode()
-        + b"\n"
-        for n in range(400)
-    )
-    spooler.enqueue([Source("<stdin>", io.BytesIO(lines))])
-    spooler.close()
-    with emulator(latency=0.002) as emu:
-        drainers = [
-            Shipper(
-                make_settings(tmp_path, emu.url, rate_limit="100000/s", max_events_per_request="5"),
-                clock=SystemClock(),
-            )
-            for _ in range(2)
-        ]
-        threads = [threading.Thread(target=d.drain) for d in drainers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        seqs = [
-            s["message"] for r in emu.state.requests() for e in r["events"] for s in e["subjects"]
-        ]
-    assert sorted(seqs) == sorted(f"seq {n}" for n in range(400))  # each once, none twice
-    shares = [d.counters.snapshot()["delivered"] for d in drainers]
-    assert sum(shares) == 400 and all(share > 0 for share in shares)
-    for drainer in drainers:
-        drainer.close()
-
-
 def _wait_for(condition: Any, timeout: float = 10.0) -> bool:
     """Poll a condition with a bound: waiting for an effect, not sleeping for timing."""
     done = threading.Event()
