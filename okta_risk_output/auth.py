@@ -1,11 +1,21 @@
-"""Credentials. A Secret never shows its value in a repr, str, log line or error."""
+"""Credentials. A Secret never shows its value in a repr, str, log line or error.
+
+Every credential is an `OktaAuth`: a requests auth that sets the headers, plus `renew()`,
+which the delivery code calls once after a 401 before it retries (and stops on a second).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.auth import AuthBase
 
-__all__ = ["Secret", "SswsAuth"]
+if TYPE_CHECKING:
+    # Only for annotations: oauth.py loads PyJWT and cryptography, which an SSWS run need not.
+    from okta_risk_output.oauth import TokenClient
+
+__all__ = ["OAuthAuth", "OktaAuth", "Secret", "SswsAuth"]
 
 
 class Secret:
@@ -29,8 +39,18 @@ class Secret:
         return hash(self._value)
 
 
-class SswsAuth(AuthBase):
-    """Okta API token: `Authorization: SSWS <token>`."""
+class OktaAuth(AuthBase):
+    """A credential for Okta's API."""
+
+    renewable = False
+    """Whether `renew()` can yield a different credential, so that retrying a 401 makes sense."""
+
+    def renew(self) -> None:
+        """Replace the credential before the next request (Okta answered 401)."""
+
+
+class SswsAuth(OktaAuth):
+    """Okta API token: `Authorization: SSWS <token>`. Nothing to renew."""
 
     def __init__(self, token: Secret) -> None:
         self._token = token
@@ -41,3 +61,35 @@ class SswsAuth(AuthBase):
 
     def __repr__(self) -> str:
         return "SswsAuth(token=Secret('********'))"
+
+
+class OAuthAuth(OktaAuth):
+    """An OAuth access token: `Authorization: Bearer <token>`, or for a DPoP-bound token
+    `Authorization: DPoP <token>` plus a `DPoP` proof for this request's method and URL."""
+
+    renewable = True
+
+    def __init__(self, tokens: TokenClient) -> None:
+        self._tokens = tokens
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self._tokens.current()
+        request.headers["Authorization"] = f"{token.scheme} {token.value.reveal()}"
+        if token.dpop_bound:
+            request.headers["DPoP"] = self._tokens.proof(
+                request.method or "GET", request.url or "", token
+            )
+        else:
+            request.headers.pop("DPoP", None)
+        # A newer nonce on any answer replaces the stored one for the next proof.
+        request.register_hook("response", self._observe)  # type: ignore[no-untyped-call]
+        return request
+
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._tokens.nonces.observe(response)
+
+    def renew(self) -> None:
+        self._tokens.renew()
+
+    def __repr__(self) -> str:
+        return f"OAuthAuth(client_id={self._tokens.settings.client_id!r})"

@@ -5,6 +5,8 @@
   stop sending, keep what is undelivered, tell the operator what to check.
 - LocalWriteError: the dead-letter file could not be written; nothing more may be accepted.
 - RecordRejected: one input line is bad; dead-letter it and carry on.
+- OAuthError: the token endpoint refused the OAuth client (a DeliveryStopped); fix the app
+  or the key.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "DeliveryStopped",
     "ExitStatus",
     "LocalWriteError",
+    "OAuthError",
     "OktaRiskOutputError",
     "RecordRejected",
 ]
@@ -95,3 +98,21 @@ class RecordRejected(OktaRiskOutputError):
         self.kind = kind
         self.errors = errors
         super().__init__(f"{kind}: " + "; ".join(f"{e.path}: {e.message}" for e in errors))
+
+
+class OAuthError(DeliveryStopped):
+    """Okta's token endpoint refused us, or answered what no retry can fix (issue 5).
+
+    `error` is the OAuth error code (`invalid_client`, `invalid_scope`, ...) when Okta gave
+    one. The message names what to check and never carries a key, assertion or token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        exit_status: ExitStatus,
+        status_code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        super().__init__(message, exit_status, status_code)
+        self.error = error

@@ -2,10 +2,12 @@
 
 Stdout carries exactly one line, the base URL, so that scripts can start the emulator with
 `--port 0` and read where it listens; everything else is a one-line log on stderr.
+`--new-client DIR` instead makes an OAuth client key pair, prints the new client id and exits.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -19,6 +21,7 @@ from okta_risk_output.emulator.server import Emulator
 from okta_risk_output.emulator.state import (
     EmulatorConfig,
     OutageMode,
+    RegisteredClient,
     check_statuses,
     normalize_ip,
 )
@@ -72,6 +75,28 @@ def _ips(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) ->
         except ValueError:
             raise click.BadParameter(f"{value!r} is not an IPv4 or IPv6 address") from None
     return frozenset(ips)
+
+
+def _clients(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[RegisteredClient, ...]:
+    """CLIENT_ID=PATH, PATH a public JWK or a JWK set; a repeated client id adds keys."""
+    keys: dict[str, list[dict[str, object]]] = {}
+    for value in values:
+        client_id, sep, path = value.partition("=")
+        if not sep or not client_id.strip() or not path:
+            raise click.BadParameter(f"{value!r} is not CLIENT_ID=PATH_TO_PUBLIC_JWK")
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as problem:
+            raise click.BadParameter(f"cannot read a JWK from {path}: {problem}") from None
+        found = document.get("keys") if isinstance(document, dict) else None
+        found = found if isinstance(found, list) else [document]
+        keys.setdefault(client_id.strip(), []).extend(found)
+    try:
+        return tuple(RegisteredClient(cid, tuple(jwks)) for cid, jwks in keys.items())
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from None
 
 
 class _LevelWordFormatter(logging.Formatter):
@@ -171,6 +196,43 @@ class _LevelWordFormatter(logging.Formatter):
     is_flag=True,
     help="Answer 404 E0000007, as an org where Okta switched the endpoint off.",
 )
+@click.option(
+    "--client",
+    "clients",
+    metavar="CLIENT_ID=PATH",
+    callback=_clients,
+    multiple=True,
+    help="Register an OAuth service app by its public JWK (or JWK set) file; it is granted "
+    "okta.riskEvents.manage. Repeatable. SSWS then needs --api-token.",
+)
+@click.option(
+    "--new-client",
+    "new_client_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a client key pair to DIR (private_key.pem, mode 0600, and public_jwk.json), "
+    "print a new client id and exit.",
+)
+@click.option(
+    "--disable-client",
+    "disabled_clients",
+    metavar="CLIENT_ID",
+    multiple=True,
+    help="Answer this registered client's token requests with invalid_client. Repeatable.",
+)
+@click.option(
+    "--require-dpop",
+    is_flag=True,
+    help="Refuse token requests without a DPoP proof, as apps that require DPoP do.",
+)
+@click.option(
+    "--token-lifetime",
+    metavar="DURATION",
+    callback=_duration,
+    default="3600s",
+    show_default=True,
+    help="How long issued access tokens are valid.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log every request on stderr.")
 def emulator_command(
     host: str,
@@ -188,10 +250,18 @@ def emulator_command(
     outage_mode: OutageMode,
     reject_ips: frozenset[str],
     endpoint_off: bool,
+    clients: tuple[RegisteredClient, ...],
+    new_client_dir: Path | None,
+    disabled_clients: tuple[str, ...],
+    require_dpop: bool,
+    token_lifetime: float,
     verbose: bool,
 ) -> None:
     """Run a local emulation of Okta's POST /api/v1/risk/events/ip until SIGTERM or Ctrl-C."""
     _configure_logging()
+    if new_client_dir is not None:
+        _new_client(new_client_dir)
+        return
     try:
         config = EmulatorConfig(
             host=host,
@@ -210,10 +280,32 @@ def emulator_command(
             reject_ips=reject_ips,
             endpoint_off=endpoint_off,
             verbose=verbose,
+            clients=clients,
+            disabled_clients=frozenset(disabled_clients),
+            require_dpop=require_dpop,
+            token_lifetime=token_lifetime,
         )
     except ValueError as problem:
         raise click.UsageError(str(problem)) from None
     _serve(config)
+
+
+def _new_client(directory: Path) -> None:
+    # Imported here: key generation needs cryptography, which nothing else here does.
+    from okta_risk_output.emulator.oauth import new_client
+
+    try:
+        client_id = new_client(directory)
+    except OSError as problem:
+        raise click.UsageError(f"cannot write the client key pair: {problem}") from None
+    log.info(
+        "wrote %s and %s; run the emulator with --client %s=%s",
+        directory / "private_key.pem",
+        directory / "public_jwk.json",
+        client_id,
+        directory / "public_jwk.json",
+    )
+    print(client_id, flush=True)
 
 
 def _serve(config: EmulatorConfig) -> None:
@@ -222,9 +314,12 @@ def _serve(config: EmulatorConfig) -> None:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
+    try:
+        emulator = Emulator(config)
+    except ValueError as problem:  # a registered client's key is unusable
+        raise click.UsageError(str(problem)) from None
     # Handlers go in before the socket opens, so an early SIGTERM still ends cleanly.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    emulator = Emulator(config)
     try:
         try:
             emulator.start()
@@ -263,6 +358,14 @@ def _describe(config: EmulatorConfig) -> str:
         parts.append("rejecting " + ", ".join(sorted(config.reject_ips)))
     if config.endpoint_off:
         parts.append("endpoint switched off")
+    if config.clients:
+        parts.append("OAuth clients " + ", ".join(c.client_id for c in config.clients))
+    if config.disabled_clients:
+        parts.append("disabled " + ", ".join(sorted(config.disabled_clients)))
+    if config.require_dpop:
+        parts.append("DPoP required")
+    if config.clients and config.token_lifetime != 3600:
+        parts.append(f"tokens valid {config.token_lifetime:g}s")
     return "; ".join(parts)
 
 

@@ -1,4 +1,5 @@
-"""The emulator's HTTP face: Okta's answers for POST /api/v1/risk/events/ip, and control paths.
+"""The emulator's HTTP face: Okta's answers for POST /api/v1/risk/events/ip, the OAuth token
+endpoint (decided in oauth.py), and control paths.
 
 `respond` and `control` decide a `Reply` from the request alone, so the Okta behaviour reads
 top to bottom in one place; `_Handler` only moves bytes between the socket and those functions.
@@ -19,8 +20,8 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,22 @@ if TYPE_CHECKING:
     # Only for annotations, so typing_extensions need not be installed at run time on 3.10.
     from typing_extensions import Self
 
-__all__ = ["CONTROL_PREFIX", "ENDPOINT", "Emulator", "Reply", "control", "okta_error", "respond"]
+    from okta_risk_output.emulator.oauth import AuthorizationServer
+
+__all__ = [
+    "CONTROL_PREFIX",
+    "ENDPOINT",
+    "TOKEN_PATH",
+    "Access",
+    "Emulator",
+    "Reply",
+    "control",
+    "okta_error",
+    "respond",
+]
 
 ENDPOINT = "/api/v1/risk/events/ip"
+TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a URL path, not a secret
 CONTROL_PREFIX = "/_emulator/"
 
 log = logging.getLogger("okta_risk_output.emulator")
@@ -70,6 +84,17 @@ class Reply:
     body: Any = None
     rate: RateInfo | None = None
     drop: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra headers, such as DPoP-Nonce or WWW-Authenticate."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """A risk-endpoint request the credential lets in: the OAuth client that sent it (None for
+    SSWS), and headers to answer with (a DPoP-Nonce)."""
+
+    client_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def okta_error(code: str, summary: str | None = None, causes: Sequence[str] = ()) -> dict[str, Any]:
@@ -84,15 +109,30 @@ def okta_error(code: str, summary: str | None = None, causes: Sequence[str] = ()
 
 
 def respond(
-    state: EmulatorState, method: str, path: str, authorization: str | None, body: bytes
+    state: EmulatorState,
+    method: str,
+    path: str,
+    authorization: str | None,
+    body: bytes,
+    *,
+    oauth: AuthorizationServer | None = None,
+    url: str = "",
+    dpop: str | None = None,
+    content_type: str = "",
 ) -> Reply:
-    """Okta's answer to one request outside the control paths, with every check in Okta's order."""
+    """Okta's answer to one request outside the control paths, with every check in Okta's order.
+
+    `url` is the request's URL as the client addressed it (DPoP proofs and client assertions
+    name it); `dpop` the DPoP header. Without `oauth` there is no token endpoint.
+    """
     config = state.config
     now = state.now()
     if state.outage_active(now):
         if config.outage_mode == "reset":
             return Reply(0, drop=True)
         return Reply(503, okta_error("E0000009"), state.peek(now))
+    if path == TOKEN_PATH and oauth is not None:
+        return oauth.token(method=method, url=url, content_type=content_type, dpop=dpop, body=body)
     if path != ENDPOINT:
         return Reply(404, _not_found(path), state.peek(now))
     if config.endpoint_off:
@@ -104,15 +144,40 @@ def respond(
         return _scripted(state, now, scripted, body)
     if state.roll_failure():
         return Reply(503, okta_error("E0000009"), state.peek(now))
-    if not _authorized(authorization, config.api_token):
-        return Reply(401, okta_error("E0000011"), state.peek(now))
+    access = _access(state, oauth, method, url, authorization, dpop)
+    if isinstance(access, Reply):
+        return replace(access, rate=state.peek(now))
     admission = state.admit(now)
     if not admission.allowed:
-        return Reply(429, okta_error("E0000047"), admission.info)
-    return _accept(state, now, body, admission.info)
+        return Reply(429, okta_error("E0000047"), admission.info, headers=access.headers)
+    return replace(
+        _accept(state, now, body, admission.info, access.client_id), headers=access.headers
+    )
 
 
-def _accept(state: EmulatorState, now: float, body: bytes, rate: RateInfo) -> Reply:
+def _access(
+    state: EmulatorState,
+    oauth: AuthorizationServer | None,
+    method: str,
+    url: str,
+    authorization: str | None,
+    dpop: str | None,
+) -> Access | Reply:
+    """Who may send: an OAuth token the emulator issued, or an SSWS API token."""
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    if scheme.lower() in ("bearer", "dpop") and oauth is not None:
+        return oauth.check_access(
+            scheme=scheme, token=credential.strip(), method=method, url=url, dpop=dpop
+        )
+    config = state.config
+    if _authorized(authorization, config.api_token, any_token=config.any_ssws_token):
+        return Access()
+    return Reply(401, okta_error("E0000011"))
+
+
+def _accept(
+    state: EmulatorState, now: float, body: bytes, rate: RateInfo, client_id: str | None = None
+) -> Reply:
     try:
         events = json.loads(body)
     except (ValueError, RecursionError):  # bad UTF-8 is a ValueError too
@@ -129,7 +194,7 @@ def _accept(state: EmulatorState, now: float, body: bytes, rate: RateInfo) -> Re
         ]
     if causes:
         return Reply(400, okta_error("E0000001", causes=causes), rate)
-    state.record(now, events)
+    state.record(now, events, client_id)
     return Reply(202, None, rate)
 
 
@@ -148,10 +213,23 @@ def _scripted(state: EmulatorState, now: float, status: int, body: bytes) -> Rep
     return Reply(status, okta_error(code), peeked)
 
 
-def control(state: EmulatorState, method: str, path: str, body: bytes) -> Reply:
+def control(
+    state: EmulatorState,
+    method: str,
+    path: str,
+    body: bytes,
+    oauth: AuthorizationServer | None = None,
+) -> Reply:
     """The /_emulator/ paths: inspection and steering for tests, without auth."""
     name = path[len(CONTROL_PREFIX) :]
-    allowed = {"requests": "GET", "stats": "GET", "script": "GET POST", "reset": "POST"}
+    allowed = {
+        "requests": "GET",
+        "stats": "GET",
+        "oauth": "GET",
+        "revoke-tokens": "POST",
+        "script": "GET POST",
+        "reset": "POST",
+    }
     if name not in allowed:
         return Reply(404, _not_found(path))
     if method not in allowed[name].split():
@@ -160,6 +238,12 @@ def control(state: EmulatorState, method: str, path: str, body: bytes) -> Reply:
         return Reply(200, state.requests())
     if name == "stats":
         return Reply(200, state.stats())
+    if name == "oauth":
+        return Reply(200, {} if oauth is None else oauth.stats())
+    if name == "revoke-tokens":
+        if oauth is not None:
+            oauth.revoke_tokens()
+        return Reply(200, {})
     if name == "reset":
         state.reset()
         return Reply(200, {})
@@ -176,12 +260,14 @@ def control(state: EmulatorState, method: str, path: str, body: bytes) -> Reply:
     return Reply(200, {"statuses": state.scripted()})
 
 
-def _authorized(header: str | None, token: str | None) -> bool:
+def _authorized(header: str | None, token: str | None, *, any_token: bool) -> bool:
     scheme, _, credential = (header or "").strip().partition(" ")
     credential = credential.strip()
     if scheme.upper() != "SSWS" or not credential:
         return False
-    return token is None or hmac.compare_digest(credential.encode(), token.encode())
+    if token is None:
+        return any_token
+    return hmac.compare_digest(credential.encode(), token.encode())
 
 
 def _not_found(path: str) -> dict[str, Any]:
@@ -226,17 +312,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Reply(400, okta_error("E0000003")))
             return
+        oauth = self.server.oauth
         if path.startswith(CONTROL_PREFIX):
-            self._send(control(state, self.command, path, body))
+            self._send(control(state, self.command, path, body, oauth))
             return
-        reply = respond(state, self.command, path, self.headers.get("Authorization"), body)
-        state.count("reset" if reply.drop else reply.status)
+        reply = respond(
+            state,
+            self.command,
+            path,
+            self.headers.get("Authorization"),
+            body,
+            oauth=oauth,
+            url=self._url(path),
+            dpop=self.headers.get("DPoP"),
+            content_type=self.headers.get("Content-Type", ""),
+        )
+        if path != TOKEN_PATH:
+            # The stats describe the risk endpoint; the token endpoint keeps its own.
+            state.count("reset" if reply.drop else reply.status)
         if state.config.latency > 0:
             time.sleep(state.config.latency)
         if reply.drop:
             self._drop()
         else:
             self._send(reply)
+
+    def _url(self, path: str) -> str:
+        """The URL the client addressed, without query: what DPoP's htu and `aud` name."""
+        host = self.headers.get("Host")
+        if not host:
+            address, port = str(self.server.server_address[0]), self.server.server_address[1]
+            host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        return f"http://{host}{path}"
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -272,6 +379,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("X-Rate-Limit-Limit", str(reply.rate.limit))
             self.send_header("X-Rate-Limit-Remaining", str(reply.rate.remaining))
             self.send_header("X-Rate-Limit-Reset", str(reply.rate.reset))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         if reply.body is not None:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -307,8 +416,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, config: EmulatorConfig, state: EmulatorState) -> None:
+    def __init__(
+        self, config: EmulatorConfig, state: EmulatorState, oauth: AuthorizationServer
+    ) -> None:
         self.state = state
+        self.oauth = oauth
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         if ":" in config.host:
@@ -353,6 +465,13 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None, *, clock: Clock = time.time) -> None:
         self.config = config if config is not None else EmulatorConfig()
         self.state = EmulatorState(self.config, clock)
+        # Imported here rather than at the top: PyJWT and cryptography take tens of ms to load,
+        # and every `okta-risk-output` command imports this module through the CLI.
+        from okta_risk_output.emulator.oauth import AuthorizationServer
+
+        self.oauth = AuthorizationServer(self.config, clock)
+        """The token endpoint and the check of the tokens it issued; raises ValueError for a
+        client key it cannot use."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -375,7 +494,7 @@ class Emulator:
         if self.config.record_path is not None:
             # Fail now rather than on the first accepted request, deep in a handler thread.
             self.config.record_path.open("a", encoding="utf-8").close()
-        self._server = _Server(self.config, self.state)
+        self._server = _Server(self.config, self.state, self.oauth)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -383,7 +502,7 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
-        if self.config.api_token is None:
+        if self.config.any_ssws_token:
             log.warning("no API token set: any non-empty SSWS token is accepted")
         return self
 

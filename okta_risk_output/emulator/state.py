@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +28,7 @@ __all__ = [
     "EmulatorState",
     "OutageMode",
     "RateInfo",
+    "RegisteredClient",
     "check_statuses",
     "iso_ms",
     "normalize_ip",
@@ -38,8 +39,34 @@ OutageMode = Literal["503", "reset"]
 DEFAULT_RATE = Rate(30, 60.0)
 Clock = Callable[[], float]
 
+# The scope that lets an OAuth client send risk events; what a registered client is granted.
+RISK_EVENTS_SCOPE = "okta.riskEvents.manage"
+
 # 1xx cannot be a final answer and 3xx would need a Location, so neither makes sense in a script.
 _SCRIPTABLE = frozenset(range(200, 300)) | frozenset(range(400, 600))
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """An OAuth service app: its client id, the public JWKs it signs assertions with, and the
+    scopes an admin granted it."""
+
+    client_id: str
+    keys: tuple[Mapping[str, Any], ...] = field(hash=False)
+    scopes: frozenset[str] = frozenset({RISK_EVENTS_SCOPE})
+
+    def __post_init__(self) -> None:
+        if not self.client_id.strip():
+            raise ValueError("a client id must not be empty")
+        if not self.keys:
+            raise ValueError(f"client {self.client_id} has no public key")
+        for key in self.keys:
+            if not isinstance(key, Mapping) or "kty" not in key:
+                raise ValueError(f"a key of client {self.client_id} is not a JWK")
+            if "d" in key:
+                raise ValueError(
+                    f"a key of client {self.client_id} is a private JWK; give the public one"
+                )
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,8 @@ class EmulatorConfig:
     `window_seconds` is None the window is the rate's own period (30/min -> 60 s).
     The outage starts `outage_after` seconds after the emulator starts (0 when None) and lasts
     `outage_for` seconds (for ever when None); there is no outage when both are None.
+    With `clients`, /oauth2/v1/token issues tokens to them and the endpoint accepts those
+    tokens; SSWS is then accepted only with `api_token` set.
     """
 
     host: str = "127.0.0.1"
@@ -68,6 +97,10 @@ class EmulatorConfig:
     reject_ips: frozenset[str] = frozenset()
     endpoint_off: bool = False
     verbose: bool = False
+    clients: tuple[RegisteredClient, ...] = ()
+    disabled_clients: frozenset[str] = frozenset()
+    require_dpop: bool = False
+    token_lifetime: float = 3600.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_rate <= 1.0:
@@ -85,6 +118,12 @@ class EmulatorConfig:
         check_statuses(self.script)
         for ip in self.reject_ips:
             normalize_ip(ip)
+        if self.token_lifetime <= 0:
+            raise ValueError(f"token_lifetime must be positive, not {self.token_lifetime}")
+        known = {client.client_id for client in self.clients}
+        unknown = sorted(self.disabled_clients - known)
+        if unknown:
+            raise ValueError(f"cannot disable {', '.join(unknown)}: not a registered client")
 
     @property
     def limit(self) -> int:
@@ -97,6 +136,12 @@ class EmulatorConfig:
     @property
     def has_outage(self) -> bool:
         return self.outage_after is not None or self.outage_for is not None
+
+    @property
+    def any_ssws_token(self) -> bool:
+        """Whether any non-empty SSWS token will do: no token was set and no OAuth client
+        was registered (an org with OAuth clients checks its API tokens)."""
+        return self.api_token is None and not self.clients
 
 
 @dataclass(frozen=True)
@@ -234,9 +279,15 @@ class EmulatorState:
         with self._lock:
             self._tally.by_status[str(status)] += 1
 
-    def record(self, now: float, events: list[Any]) -> None:
-        """Keep an accepted request, and append it to the record file when there is one."""
-        entry = {"received_at": iso_ms(now), "events": events}
+    def record(self, now: float, events: list[Any], client_id: str | None = None) -> None:
+        """Keep an accepted request, and append it to the record file when there is one.
+
+        `client_id` names the OAuth client that sent it: the risk provider Okta would
+        attribute the events to. SSWS requests have none.
+        """
+        entry: dict[str, Any] = {"received_at": iso_ms(now), "events": events}
+        if client_id is not None:
+            entry["client_id"] = client_id
         with self._lock:
             self._records.append(entry)
             self._tally.events += len(events)
