@@ -43,8 +43,8 @@ def _env_table() -> str:
     rows = "\n".join(
         f"  {var:<34} "
         + (
-            "the token itself (no flag: it would show in `ps`)"
-            if name == "api_token"
+            "the secret itself (no flag: it would show in `ps`)"
+            if name in ("api_token", "private_key")
             else f"--{name.replace('_', '-')}"
         )
         for name, var in ENV.items()
@@ -128,6 +128,20 @@ _delivery = _options(
         "max-retry-age", "Dead-letter events retried this long [default: never].", metavar="DUR"
     ),
     _option("shutdown-timeout", "After SIGTERM, abandon a request still running.", metavar="DUR"),
+    _option("auth", "ssws or oauth [default: oauth when a client id is set].", metavar="METHOD"),
+    _option("client-id", "OAuth service app's client id (the risk provider's).", metavar="ID"),
+    _option(
+        "private-key-file",
+        "The app's private key, PEM or JWK (else OKTA_PRIVATE_KEY).",
+        metavar="PATH",
+    ),
+    _option("key-id", "The key's kid, when Okta holds several.", metavar="KID"),
+    _option("scopes", "OAuth scopes, space-separated.", metavar="SCOPES"),
+    _option("dpop", "DPoP: auto (on when Okta asks), on or off.", metavar="MODE"),
+    _option(
+        "token-cache", "Keep the access token between runs in this file (0600).", metavar="PATH"
+    ),
+    _option("ca-bundle", "CA certificates to verify Okta's TLS certificate with.", metavar="PATH"),
 )
 _files = click.argument(
     "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True)

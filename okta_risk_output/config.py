@@ -10,7 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from okta_risk_output.auth import Secret
@@ -19,12 +19,24 @@ from okta_risk_output.retry import RetryPolicy
 from okta_risk_output.spool import OVERFLOW_POLICIES, SpoolLimits
 from okta_risk_output.units import Rate, parse_duration, parse_rate, parse_size
 
+if TYPE_CHECKING:
+    from okta_risk_output.oauth import OAuthSettings
+
 __all__ = ["DEFAULTS", "ENV", "Settings", "build_settings", "default_spool_path"]
 
 ENV = {
     "org_url": "OKTA_ORG_URL",
     "api_token": "OKTA_API_TOKEN",
     "api_token_file": "OKTA_API_TOKEN_FILE",
+    "auth": "OKTA_AUTH",
+    "client_id": "OKTA_CLIENT_ID",
+    "private_key": "OKTA_PRIVATE_KEY",
+    "private_key_file": "OKTA_PRIVATE_KEY_FILE",
+    "key_id": "OKTA_KEY_ID",
+    "scopes": "OKTA_SCOPES",
+    "dpop": "OKTA_DPOP",
+    "token_cache": "OKTA_TOKEN_CACHE",
+    "ca_bundle": "OKTA_RISK_CA_BUNDLE",
     "dead_letter": "OKTA_RISK_DEAD_LETTER",
     "rate_limit": "OKTA_RISK_RATE_LIMIT",
     "max_events_per_request": "OKTA_RISK_MAX_EVENTS_PER_REQUEST",
@@ -54,6 +66,8 @@ DEFAULTS: dict[str, str] = {
     "timeout": "30s",
     "max_backoff": "60s",
     "log_level": "INFO",
+    "scopes": "okta.riskEvents.manage",
+    "dpop": "auto",
     "spool_max_events": "1000000",
     "spool_max_bytes": "512MiB",
     "overflow": "drop-lowest-risk",
@@ -69,6 +83,7 @@ MAX_EVENTS_PER_REQUEST = 20
 class Settings:
     org_url: str
     api_token: Secret = field(repr=False)
+    oauth: OAuthSettings | None
     dead_letter: str
     rate: Rate
     max_events_per_request: int
@@ -79,6 +94,7 @@ class Settings:
     timeout: float
     retry: RetryPolicy
     log_level: str
+    ca_bundle: str | None
     spool: str
     spool_limits: SpoolLimits
     spool_sync: str
@@ -117,8 +133,15 @@ def build_settings(
     org_url = token = None
     if delivery or raw("org_url"):
         org_url = _org_url(raw("org_url"), problems)
+    oauth = None
     if delivery:
-        token = _token(raw("api_token_file"), environ.get(ENV["api_token"]), problems)
+        method = _auth_method(raw, environ, problems)
+        if method == "ssws":
+            token = _token(raw("api_token_file"), environ.get(ENV["api_token"]), problems)
+        elif method == "oauth" and org_url:
+            oauth = _oauth(
+                raw, environ, org_url, parsed("timeout", _positive_duration, 30.0), problems
+            )
     overflow = raw("overflow") or DEFAULTS["overflow"]
     if overflow not in OVERFLOW_POLICIES:
         problems.append(f"--overflow: {overflow!r} is not one of {', '.join(OVERFLOW_POLICIES)}")
@@ -148,6 +171,7 @@ def build_settings(
     settings = Settings(
         org_url=org_url or "",
         api_token=token or Secret(""),
+        oauth=oauth,
         dead_letter=raw("dead_letter") or DEFAULTS["dead_letter"],
         rate=rate,
         max_events_per_request=per_request,
@@ -158,6 +182,7 @@ def build_settings(
         timeout=timeout,
         retry=retry,
         log_level="WARNING" if log_level == "WARN" else log_level,
+        ca_bundle=_ca_bundle(raw("ca_bundle"), problems),
         spool=raw("spool") or default_spool_path(environ),
         spool_limits=spool_limits,
         spool_sync=spool_sync,
@@ -226,6 +251,71 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _ca_bundle(path: str | None, problems: list[str]) -> str | None:
+    if path and not os.path.isfile(path):
+        problems.append(f"--ca-bundle: {path} is not a file")
+    return path or None
+
+
+def _auth_method(raw: Any, environ: Mapping[str, str], problems: list[str]) -> str:
+    """ssws or oauth: as told, else oauth when a client id is set, else ssws."""
+    method = (raw("auth") or "").lower()
+    has_token = bool(environ.get(ENV["api_token"]) or raw("api_token_file"))
+    has_client = bool(raw("client_id"))
+    if method and method not in ("ssws", "oauth"):
+        problems.append(f"--auth: {method!r} is not ssws or oauth")
+        return ""
+    if not method:
+        if has_token and has_client:
+            problems.append(
+                "both an API token and an OAuth client id are set; choose one with --auth"
+            )
+            return ""
+        method = "oauth" if has_client else "ssws"
+    return method
+
+
+def _oauth(
+    raw: Any, environ: Mapping[str, str], org_url: str, timeout: float, problems: list[str]
+) -> OAuthSettings | None:
+    # Imported here: PyJWT and cryptography cost start-up time an SSWS run need not pay.
+    from pathlib import Path
+
+    from okta_risk_output.keys import load_private_key, read_private_key_file
+    from okta_risk_output.oauth import OAuthSettings
+
+    client_id = raw("client_id")
+    if not client_id:
+        problems.append("OAuth needs a client id: set --client-id or OKTA_CLIENT_ID")
+    key_file, key_text = raw("private_key_file"), environ.get(ENV["private_key"])
+    if bool(key_file) == bool(key_text):
+        problems.append(
+            "OAuth needs exactly one private key: --private-key-file (OKTA_PRIVATE_KEY_FILE) "
+            "or OKTA_PRIVATE_KEY"
+        )
+        return None
+    try:
+        if key_file:
+            key = read_private_key_file(Path(key_file), kid=raw("key_id"))
+        else:
+            # An escaped newline lets a PEM fit in one environment line.
+            text = (key_text or "").replace("\\n", "\n")
+            key = load_private_key(text, source="OKTA_PRIVATE_KEY", kid=raw("key_id"))
+        cache = raw("token_cache")
+        return OAuthSettings(
+            org_url=org_url,
+            client_id=client_id or "",
+            key=key,
+            scopes=tuple((raw("scopes") or "").replace(",", " ").split()),
+            dpop=(raw("dpop") or "auto").lower(),  # type: ignore[arg-type]
+            token_cache=Path(cache) if cache else None,
+            timeout=timeout,
+        )
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def _token(path: str | None, env_value: str | None, problems: list[str]) -> Secret:

@@ -19,6 +19,7 @@ import requests
 from okta_risk_output.batching import batch_due
 from okta_risk_output.clock import Clock
 from okta_risk_output.deadletter import DeadLetterFile
+from okta_risk_output.errors import DeliveryStopped, ExitStatus
 from okta_risk_output.logs import log
 from okta_risk_output.metrics import Counters
 from okta_risk_output.okta import OktaClient
@@ -59,6 +60,8 @@ class Deliverer:
         self._lease_seconds = lease_seconds
         self._failures = 0
         """Consecutive retryable failures, for the backoff; reset by any success."""
+        self._renewed = False
+        """Whether the credential was renewed after the last 401; a second 401 stops."""
         self.stopped: Outcome | None = None
         """Set when Okta refused us for good (401, 403, 404...): delivery is paused."""
 
@@ -100,6 +103,8 @@ class Deliverer:
                 self._spool.extend(lease, self._clock.time(), self._lease_seconds)
             first = False
             outcome = self._send(part)
+            if outcome.action is not Action.STOP:
+                self._renewed = False
             if outcome.action is Action.DELIVERED:
                 self._failures = 0
                 self._counters.add(delivered=self._spool.ack(part))
@@ -121,6 +126,8 @@ class Deliverer:
             elif outcome.action is Action.RETRY:
                 self._retry_later(_with_rest(part, parts), outcome)
                 return
+            elif self._renew_once(outcome):
+                parts.append(part)  # the same events again, with a fresh credential
             else:
                 self._pause(_with_rest(part, parts), outcome)
                 return
@@ -133,10 +140,29 @@ class Deliverer:
             response = self._client.post([e.event for e in part])
         except requests.RequestException as exc:
             error = exc
+        except DeliveryStopped as exc:  # the OAuth token endpoint refused us for good
+            return Outcome(Action.STOP, str(exc), exc.status_code, exit_status=exc.exit_status)
         finally:
             self._limiter.finished()
         self._counters.add(requests=1)
-        return classify(response, error, reset_wait_max=self._policy.reset_wait_max)
+        return classify(
+            response,
+            error,
+            reset_wait_max=self._policy.reset_wait_max,
+            oauth=self._client.auth.renewable,
+        )
+
+    def _renew_once(self, outcome: Outcome) -> bool:
+        """401 (or an OAuth-shaped 400): renew a renewable credential once and try again."""
+        auth = self._client.auth
+        if outcome.exit_status is not ExitStatus.AUTH_FAILED or self._renewed:
+            return False
+        if not auth.renewable or outcome.status not in (400, 401):
+            return False
+        self._renewed = True
+        auth.renew()
+        log.warning("%s; renewing the access token and trying once more", outcome.reason)
+        return True
 
     def _retry_later(self, events: list[Leased], outcome: Outcome) -> None:
         now = self._clock.time()

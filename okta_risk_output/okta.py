@@ -7,9 +7,9 @@ import platform
 from typing import Any
 
 import requests
-from requests.auth import AuthBase
 
 from okta_risk_output import __version__
+from okta_risk_output.auth import OktaAuth
 
 __all__ = ["ENDPOINT_PATH", "OktaClient", "user_agent"]
 
@@ -27,13 +27,13 @@ class OktaClient:
     def __init__(
         self,
         org_url: str,
-        auth: AuthBase,
+        auth: OktaAuth,
         *,
         timeout: float = 30.0,
         session: requests.Session | None = None,
     ) -> None:
         self.url = org_url.rstrip("/") + ENDPOINT_PATH
-        self._auth = auth
+        self.auth = auth
         # Connecting should be quick; reading may wait on a busy org.
         self._timeout = (min(10.0, timeout), timeout)
         self._session = session or requests.Session()
@@ -57,7 +57,7 @@ class OktaClient:
             self.url,
             data=json.dumps(events, separators=(",", ":")).encode("utf-8"),
             headers=headers,
-            auth=self._auth,
+            auth=self.auth,
             timeout=self._timeout,
             # requests would turn a redirected POST into a GET; a redirect is a config error.
             allow_redirects=False,

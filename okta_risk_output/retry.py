@@ -33,6 +33,13 @@ _DEPRECATION_HINT = (
 )
 
 
+_OAUTH_HINT = (
+    "Okta refused a freshly issued OAuth access token; check that the service app is active, "
+    "granted okta.riskEvents.manage and an admin role, and that its client id is the risk "
+    "provider's clientId"
+)
+
+
 class Action(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
@@ -76,6 +83,7 @@ def classify(
     error: Exception | None = None,
     *,
     reset_wait_max: float = 120.0,
+    oauth: bool = False,
 ) -> Outcome:
     if response is None:
         kind = type(error).__name__ if error else "no response"
@@ -96,17 +104,30 @@ def classify(
         )
     if status == 408 or status >= 500:
         return Outcome(Action.RETRY, summary, status, request_id=request_id)
+    if status == 400 and "error" in body and "errorCode" not in body:
+        # An OAuth-shaped 400 (invalid_dpop_proof, invalid_request) is about the credential,
+        # not the events: bisecting would dead-letter good events.
+        detail = _clean(f"{body.get('error')}: {body.get('error_description', '')}")
+        return Outcome(
+            Action.STOP,
+            f"HTTP 400 {detail}: {_OAUTH_HINT}",
+            status,
+            exit_status=ExitStatus.AUTH_FAILED,
+            request_id=request_id,
+        )
     if status in (400, 413, 422):
         return Outcome(
             Action.REJECTED, summary, status, causes=_causes(body), request_id=request_id
         )
-    stop, hint = _stop_hint(status, response)
+    stop, hint = _stop_hint(status, response, oauth)
     return Outcome(
         Action.STOP, f"{summary}: {hint}", status, exit_status=stop, request_id=request_id
     )
 
 
-def _stop_hint(status: int, response: requests.Response) -> tuple[ExitStatus, str]:
+def _stop_hint(status: int, response: requests.Response, oauth: bool) -> tuple[ExitStatus, str]:
+    if status == 401 and oauth:
+        return ExitStatus.AUTH_FAILED, _OAUTH_HINT
     if status == 401:
         return ExitStatus.AUTH_FAILED, (
             "Okta rejected the credential; check OKTA_API_TOKEN or --api-token-file, and that "

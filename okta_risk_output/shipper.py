@@ -14,7 +14,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from okta_risk_output.auth import SswsAuth
+import requests
+
+from okta_risk_output.auth import OAuthAuth, OktaAuth, SswsAuth
 from okta_risk_output.clock import Clock
 from okta_risk_output.config import Settings
 from okta_risk_output.deadletter import DeadLetterFile
@@ -140,8 +142,15 @@ class Shipper:
         if self._deliverer is None:
             settings = self.settings
             if self._client is None:
-                auth = SswsAuth(settings.api_token)
-                self._client = OktaClient(settings.org_url, auth, timeout=settings.timeout)
+                auth: OktaAuth = SswsAuth(settings.api_token)
+                if settings.oauth is not None:
+                    from okta_risk_output.oauth import TokenClient  # PyJWT only when needed
+
+                    tokens = TokenClient(settings.oauth, clock=self._clock, session=self._session())
+                    auth = OAuthAuth(tokens)
+                self._client = OktaClient(
+                    settings.org_url, auth, timeout=settings.timeout, session=self._session()
+                )
             self._deliverer = Deliverer(
                 client=self._client,
                 spool=self.spool,
@@ -158,6 +167,14 @@ class Shipper:
                 lease_seconds=2 * settings.timeout + 30,
             )
         return self._deliverer
+
+    def _session(self) -> requests.Session:
+        """An HTTP session verifying TLS against --ca-bundle when given (else requests'
+        default, which honours REQUESTS_CA_BUNDLE, HTTPS_PROXY and NO_PROXY)."""
+        session = requests.Session()
+        if self.settings.ca_bundle:
+            session.verify = self.settings.ca_bundle
+        return session
 
     def _read(self, sources: list[Source]) -> None:
         try:

@@ -1,0 +1,106 @@
+"""The plugin with OAuth settings, in-process against the emulator: what each refusal does."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from okta_risk_output.clock import SystemClock
+from okta_risk_output.config import build_settings
+from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator.oauth import new_client
+from okta_risk_output.emulator.state import RegisteredClient
+from okta_risk_output.errors import ConfigError, ExitStatus
+from okta_risk_output.keys import jwk_thumbprint, read_private_key_file
+from okta_risk_output.shipper import Shipper, Source
+from okta_risk_output.units import parse_rate
+
+SIGNALS = b"".join(
+    json.dumps({"ip": f"203.0.113.{n}", "riskLevel": "LOW"}).encode() + b"\n" for n in range(1, 6)
+)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> tuple[str, Path, dict[str, Any]]:
+    client_id = new_client(tmp_path / "app")
+    key_file = tmp_path / "app" / "private_key.pem"
+    public = read_private_key_file(key_file).public_jwk()
+    return client_id, key_file, public | {"kid": jwk_thumbprint(public)}
+
+
+def ship(tmp_path: Path, url: str, client_id: str, key_file: Path) -> tuple[ExitStatus, Shipper]:
+    settings = build_settings(
+        {
+            "client_id": client_id,
+            "private_key_file": str(key_file),
+            "spool": str(tmp_path / "spool.db"),
+            "dead_letter": str(tmp_path / "dl.jsonl"),
+            "rate_limit": "1000/s",
+        },
+        {"OKTA_ORG_URL": url},
+    )
+    assert settings.oauth is not None  # inferred from the client id
+    shipper = Shipper(settings, clock=SystemClock())
+    status = shipper.run([Source("<stdin>", io.BytesIO(SIGNALS))])
+    shipper.close()
+    return status, shipper
+
+
+@pytest.mark.parametrize(
+    ("client", "expected"),
+    [
+        ({"disabled": True}, ExitStatus.AUTH_FAILED),
+        ({"scopes": frozenset({"okta.users.read"})}, ExitStatus.PERMISSION_DENIED),
+        ({"wrong_key": True}, ExitStatus.AUTH_FAILED),
+    ],
+    ids=["disabled-client", "missing-scope", "wrong-key"],
+)
+def test_a_refused_client_pauses_delivery_keeps_the_spool_and_exits_clearly(
+    tmp_path: Path,
+    app: tuple[str, Path, dict[str, Any]],
+    client: dict[str, Any],
+    expected: ExitStatus,
+) -> None:
+    client_id, key_file, jwk = app
+    if client.get("wrong_key"):
+        other = new_client(tmp_path / "other")
+        key_file = tmp_path / "other" / "private_key.pem"
+        assert other != client_id
+    scopes = client.get("scopes")
+    registered = (
+        RegisteredClient(client_id, (jwk,), scopes)
+        if scopes
+        else RegisteredClient(client_id, (jwk,))
+    )
+    config = EmulatorConfig(
+        rate=parse_rate("1000/s"),
+        clients=(registered,),
+        disabled_clients=frozenset({client_id}) if client.get("disabled") else frozenset(),
+    )
+    with Emulator(config) as emu:
+        status, shipper = ship(tmp_path, emu.url, client_id, key_file)
+        assert emu.state.stats()["events"] == 0
+    assert status is expected
+    assert shipper.counters.snapshot()["spooled"] == 5
+    assert not (tmp_path / "dl.jsonl").read_text()  # nothing dead-lettered: all kept
+
+
+def test_auth_settings_are_checked_at_start_with_every_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as both:
+        build_settings(
+            {"client_id": "0oa1"}, {"OKTA_ORG_URL": "https://x.okta.com", "OKTA_API_TOKEN": "t"}
+        )
+    assert "choose one with --auth" in str(both.value)
+    with pytest.raises(ConfigError) as keyless:
+        build_settings({"auth": "oauth"}, {"OKTA_ORG_URL": "https://x.okta.com"})
+    assert len(keyless.value.problems) == 2  # no client id, no key
+    (tmp_path / "key.pem").write_text("not a key")
+    with pytest.raises(ConfigError, match="neither a PEM private key nor a JWK"):
+        build_settings(
+            {"client_id": "0oa1", "private_key_file": str(tmp_path / "key.pem")},
+            {"OKTA_ORG_URL": "https://x.okta.com"},
+        )
