@@ -22,6 +22,7 @@ from okta_risk_output.config import DEFAULTS, ENV, Settings, build_settings
 from okta_risk_output.emulator.command import emulator_command
 from okta_risk_output.errors import ExitStatus, OktaRiskOutputError
 from okta_risk_output.logs import log, setup_logging
+from okta_risk_output.profiles.command import map_command
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.spool import Spool
 from okta_risk_output.status import render_status
@@ -110,6 +111,18 @@ _intake = _options(
     _option("max-line-bytes", "Longer lines are dead-lettered.", metavar="N"),
     click.option(
         "--strict", is_flag=True, default=None, help="No normalisation: the schema as is."
+    ),
+    _option(
+        "profile",
+        "Map foreign records first: suricata, zeek, cef, ecs, splunk-es, auto, or a TOML file.",
+        metavar="NAME",
+    ),
+    _option("direction", "Which address a profile reports: source or destination.", metavar="D"),
+    click.option(
+        "--allow-non-global-ips",
+        is_flag=True,
+        default=None,
+        help="Send private, loopback, link-local, multicast and CGNAT addresses too.",
     ),
 )
 _delivery = _options(
@@ -242,6 +255,7 @@ def schema(which: str) -> None:
 
 
 cli.add_command(emulator_command, "emulator")
+cli.add_command(map_command, "map")
 
 
 def main() -> None:

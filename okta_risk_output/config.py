@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from okta_risk_output.auth import Secret
 from okta_risk_output.errors import ConfigError
+from okta_risk_output.profiles import Profile, load_profile
 from okta_risk_output.retry import RetryPolicy
 from okta_risk_output.spool import OVERFLOW_POLICIES, SpoolLimits
 from okta_risk_output.units import Rate, parse_duration, parse_rate, parse_size
@@ -37,6 +38,9 @@ ENV = {
     "dpop": "OKTA_DPOP",
     "token_cache": "OKTA_TOKEN_CACHE",
     "ca_bundle": "OKTA_RISK_CA_BUNDLE",
+    "profile": "OKTA_RISK_PROFILE",
+    "direction": "OKTA_RISK_DIRECTION",
+    "allow_non_global_ips": "OKTA_RISK_ALLOW_NON_GLOBAL_IPS",
     "dead_letter": "OKTA_RISK_DEAD_LETTER",
     "rate_limit": "OKTA_RISK_RATE_LIMIT",
     "max_events_per_request": "OKTA_RISK_MAX_EVENTS_PER_REQUEST",
@@ -91,6 +95,8 @@ class Settings:
     default_expires_in: float | None
     max_line_bytes: int
     strict: bool
+    profile: Profile | None
+    allow_non_global_ips: bool
     timeout: float
     retry: RetryPolicy
     log_level: str
@@ -168,6 +174,8 @@ def build_settings(
     log_level = (raw("log_level") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR"):
         problems.append(f"--log-level: {log_level!r} is not DEBUG, INFO, WARN or ERROR")
+    strict = bool(options.get("strict"))
+    allow_private = _flag(raw("allow_non_global_ips"))
     settings = Settings(
         org_url=org_url or "",
         api_token=token or Secret(""),
@@ -178,7 +186,9 @@ def build_settings(
         linger=parsed("linger", _duration, 2.0),
         default_expires_in=parsed("default_expires_in", _positive_duration),
         max_line_bytes=max_line_bytes,
-        strict=bool(options.get("strict")),
+        strict=strict,
+        profile=_profile(raw("profile"), raw("direction"), strict, allow_private, problems),
+        allow_non_global_ips=allow_private,
         timeout=timeout,
         retry=retry,
         log_level="WARNING" if log_level == "WARN" else log_level,
@@ -251,6 +261,32 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _profile(
+    name: str | None,
+    direction: str | None,
+    strict: bool,
+    allow_private: bool,
+    problems: list[str],
+) -> Profile | None:
+    if not name:
+        return None
+    direction = (direction or "source").lower()
+    if direction not in ("source", "destination"):
+        problems.append(f"--direction: {direction!r} is not source or destination")
+        return None
+    try:
+        return load_profile(
+            name, direction=direction, strict=strict, allow_non_global_ips=allow_private
+        )
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def _ca_bundle(path: str | None, problems: list[str]) -> str | None:

@@ -5,6 +5,7 @@
   stop sending, keep what is undelivered, tell the operator what to check.
 - LocalWriteError: the dead-letter file could not be written; nothing more may be accepted.
 - RecordRejected: one input line is bad; dead-letter it and carry on.
+- RecordSkipped: one input line is, by design, not for Okta; count it and carry on.
 - OAuthError: the token endpoint refused the OAuth client (a DeliveryStopped); fix the app
   or the key.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "OAuthError",
     "OktaRiskOutputError",
     "RecordRejected",
+    "RecordSkipped",
 ]
 
 
@@ -116,3 +118,12 @@ class OAuthError(DeliveryStopped):
     ) -> None:
         super().__init__(message, exit_status, status_code)
         self.error = error
+
+
+class RecordSkipped(OktaRiskOutputError):
+    """A record that by design becomes no event (a profile's non-alert record, a private
+    address): counted by reason, neither spooled nor dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"skipped: {reason}")

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from okta_risk_output.clock import Clock
 from okta_risk_output.deadletter import DeadLetterFile
-from okta_risk_output.errors import RecordRejected
+from okta_risk_output.errors import RecordRejected, RecordSkipped
 from okta_risk_output.logs import RejectionLog, log
 from okta_risk_output.metrics import Counters
 from okta_risk_output.reader import Line, read_lines
@@ -43,6 +43,7 @@ class LineOutcome(enum.Enum):
 
     BLANK = "blank"
     DEAD_LETTERED = "dead_lettered"
+    SKIPPED = "skipped"
     SPOOLED = "spooled"
     REFUSED = "refused"
     STOPPED = "stopped"
@@ -122,6 +123,10 @@ class Intake:
             return LineOutcome.BLANK
         try:
             return self._mapper.to_event(line, now)
+        except RecordSkipped as skip:
+            self._counters.skip(skip.reason)
+            log.debug("%s line %d: %s", line.source, line.number, skip)
+            return LineOutcome.SKIPPED
         except RecordRejected as exc:
             self._dead_letter.write(
                 now=now,

@@ -1,7 +1,8 @@
 """Counters for this process, and the closing summary.
 
-Intake: every line read is exactly one of blank, invalid (dead-lettered), spooled, or
-refused by the overflow policy; `balance()` checks it. What happens to a spooled event
+Intake: every line read is exactly one of blank, invalid (dead-lettered), skipped (by
+design: a profile's non-alert record, an address Okta never sees), spooled, or refused by
+the overflow policy; `balance()` checks it. What happens to a spooled event
 afterwards (delivered, rejected by Okta, given up, expired, dropped to make room, or still
 spooled) is counted here for what this process did, and in the spool's totals for all
 processes sharing it.
@@ -20,6 +21,8 @@ class Counters:
     lines: int = 0
     blank: int = 0
     invalid: int = 0
+    skipped: int = 0
+    """Records that by design become no event (see skipped_by_reason)."""
     spooled: int = 0
     refused: int = 0
     """New events the overflow policy turned away (reject-new, or ranked lowest when full)."""
@@ -35,6 +38,7 @@ class Counters:
     retries: int = 0
     throttled: int = 0
     """429 answers."""
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **amounts: int) -> None:
@@ -42,9 +46,20 @@ class Counters:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
 
-    def snapshot(self) -> dict[str, int]:
+    def skip(self, reason: str) -> None:
         with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
+            self.lines += 1
+            self.skipped += 1
+            self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + 1
+
+    def snapshot(self) -> dict[str, int]:
+        """Every count (not the reasons), as plain numbers."""
+        with self._lock:
+            return {
+                f.name: getattr(self, f.name)
+                for f in fields(self)
+                if f.name not in ("_lock", "skipped_by_reason")
+            }
 
     @property
     def dead_lettered(self) -> int:
@@ -53,14 +68,19 @@ class Counters:
     def balance(self) -> bool:
         """True when every line read is accounted for exactly once."""
         c = self.snapshot()
-        return c["lines"] == c["blank"] + c["invalid"] + c["spooled"] + c["refused"]
+        parts = c["blank"] + c["invalid"] + c["skipped"] + c["spooled"] + c["refused"]
+        return c["lines"] == parts
 
     def summary(self, elapsed: float, left_in_spool: int | None) -> str:
         c = self.snapshot()
         left = "" if left_in_spool is None else f" left_in_spool={left_in_spool}"
+        with self._lock:
+            reasons = " ".join(f"{k}={v}" for k, v in sorted(self.skipped_by_reason.items()))
+        why = f" ({reasons})" if reasons else ""
         return (
             f"summary lines={c['lines']} blank={c['blank']} invalid={c['invalid']} "
-            f"spooled={c['spooled']} refused={c['refused']} delivered={c['delivered']} "
+            f"skipped={c['skipped']}{why} spooled={c['spooled']} refused={c['refused']} "
+            f"delivered={c['delivered']} "
             f"dead_lettered={self.dead_lettered} (invalid={c['invalid']} "
             f"rejected_by_okta={c['rejected']} gave_up={c['gave_up']}) expired={c['expired']} "
             f"dropped={c['evicted']} requests={c['requests']} retries={c['retries']} "

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from okta_risk_output.errors import RecordRejected
+from okta_risk_output.errors import RecordRejected, RecordSkipped
+from okta_risk_output.profiles import Profile, Skip, is_skippable_ip, sanitise_message
 from okta_risk_output.reader import Line
 from okta_risk_output.timestamps import format_utc, normalise_timestamp
 from okta_risk_output.validation import SchemaError, Validator, event_validator
@@ -41,9 +42,17 @@ class RecordMapper:
     default_expires_in: float | None = None
     max_line_bytes: int = 1 << 20
     validator: Validator | None = None
+    profile: Profile | None = None
+    """Maps foreign records (Suricata, CEF, ...) to signals first; None: the native forms."""
+    allow_non_global_ips: bool = False
 
     def to_event(self, line: Line, now: float) -> dict[str, Any]:
-        """The line's RiskEvent, ready to send; raises RecordRejected when it cannot be one."""
+        """The line's RiskEvent, ready to send.
+
+        Raises RecordRejected when it cannot be one (dead-letter it), RecordSkipped when it
+        should not be one (a record the profile does not apply to; only addresses Okta
+        never sees a sign-in from).
+        """
         if line.oversized:
             raise _reject(
                 "too_long", f"line is {line.size} bytes; the limit is {self.max_line_bytes}"
@@ -52,17 +61,15 @@ class RecordMapper:
             text = line.data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _reject("not_utf8", f"not UTF-8: byte {exc.start + 1} is invalid") from None
-        try:
-            record = json.loads(text)
-        except RecursionError:
-            raise _reject("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels") from None
-        except json.JSONDecodeError as exc:
-            raise _reject("not_json", f"not JSON: {exc.msg} at column {exc.colno}") from None
-        if not isinstance(record, dict):
-            raise _reject("not_object", f"expected a JSON object, got {_json_type(record)}")
-        if _too_deep(record):
-            raise _reject("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
-        return self._event_from(record, now)
+        profile = self.profile
+        if profile is not None and profile.takes_text(text):
+            mapped = profile.map(text, now=now)
+        else:
+            record = _parse_object(text)
+            mapped = record if profile is None else profile.map(record, now=now)
+        if isinstance(mapped, Skip):
+            raise RecordSkipped(mapped.reason)
+        return self._event_from(mapped, now)
 
     def _event_from(self, record: dict[str, Any], now: float) -> dict[str, Any]:
         flat = "subjects" not in record
@@ -85,6 +92,8 @@ class RecordMapper:
             event = dict(record)
         if not self.strict:
             _normalise(event)
+        if not self.allow_non_global_ips:
+            _skip_non_global(event)
         if self.default_expires_in is not None and "expiresAt" not in event:
             event["expiresAt"] = format_utc(now + self.default_expires_in)
         found = (self.validator or event_validator()).errors(event)
@@ -112,11 +121,45 @@ def _normalise(event: dict[str, Any]) -> None:
 
 
 def _normalise_subject(subject: Any) -> Any:
-    level = subject.get("riskLevel") if isinstance(subject, dict) else None
+    if not isinstance(subject, dict):
+        return subject
+    level = subject.get("riskLevel")
     # Only a level that then is valid is rewritten, so an error quotes what the user wrote.
     if isinstance(level, str) and level.strip().upper() in _LEVELS:
-        return {**subject, "riskLevel": level.strip().upper()}
+        subject = {**subject, "riskLevel": level.strip().upper()}
+    message = subject.get("message")
+    if isinstance(message, str):
+        # Okta's alphabet is narrow; the signal matters more than its wording.
+        subject = {**subject, "message": sanitise_message(message)}
     return subject
+
+
+def _skip_non_global(event: dict[str, Any]) -> None:
+    """Drop subjects whose address Okta can never see a sign-in from; skip if none is left."""
+    subjects = event.get("subjects")
+    if not isinstance(subjects, list) or not subjects:
+        return
+    reasons = [
+        is_skippable_ip(s["ip"]) if isinstance(s, dict) and isinstance(s.get("ip"), str) else None
+        for s in subjects
+    ]
+    if all(reasons):
+        raise RecordSkipped(str(reasons[0]))
+    event["subjects"] = [s for s, reason in zip(subjects, reasons, strict=True) if not reason]
+
+
+def _parse_object(text: str) -> dict[str, Any]:
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise _reject("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise _reject("not_json", f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(record, dict):
+        raise _reject("not_object", f"expected a JSON object, got {_json_type(record)}")
+    if _too_deep(record):
+        raise _reject("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
+    return record
 
 
 def _flat_path(path: str) -> str:

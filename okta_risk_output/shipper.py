@@ -63,6 +63,8 @@ class Shipper:
                 strict=settings.strict,
                 default_expires_in=settings.default_expires_in,
                 max_line_bytes=settings.max_line_bytes,
+                profile=settings.profile,
+                allow_non_global_ips=settings.allow_non_global_ips,
             ),
             spool=self.spool,
             dead_letter=self._dead_letter,

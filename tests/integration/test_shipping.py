@@ -145,15 +145,12 @@ def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_pa
         ]
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
-    assert (counts["lines"], counts["blank"], counts["spooled"], counts["invalid"]) == (
-        29,
-        5,
-        2,
-        22,
-    )
-    assert sorted(delivered) == ["198.51.100.7", "203.0.113.9"]  # the BOM and the CRLF line
+    # Accepted: the BOM line, the CRLF line, and two messages sanitised (lines 21 and 22).
+    lines = (counts["lines"], counts["blank"], counts["spooled"], counts["invalid"])
+    assert lines == (29, 5, 4, 20)
+    assert {"198.51.100.7", "203.0.113.9"} <= set(delivered) and len(delivered) == 4
     entries = {e["line"]: e for e in dead_letters(tmp_path)}
-    assert len(entries) == 22
+    assert len(entries) == 20 and not {21, 22} & set(entries)
     for entry in entries.values():
         assert entry["source"].endswith("broken.jsonl")
         assert entry["errors"] and all({"path", "message"} == set(e) for e in entry["errors"])

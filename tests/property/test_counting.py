@@ -30,7 +30,9 @@ json_values = st.recursive(
 )
 signals = st.fixed_dictionaries(
     {
-        "ip": st.sampled_from(["192.0.2.1", "2001:db8::9", "300.1.1.1", "192.0.2.0/24", ""]),
+        "ip": st.sampled_from(
+            ["192.0.2.1", "2001:db8::9", "300.1.1.1", "192.0.2.0/24", "", "10.0.0.1"]
+        ),
         "riskLevel": st.sampled_from(["HIGH", "medium", "Low", "SEVERE", 3]),
     },
     optional={
@@ -84,6 +86,10 @@ def test_each_line_is_counted_exactly_once(
     assert status is ExitStatus.OK
     physical_lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     assert counts["lines"] == physical_lines
-    assert counts["blank"] + counts["invalid"] + counts["spooled"] == counts["lines"]
+    assert shipper.counters.balance()
+    assert (
+        counts["blank"] + counts["invalid"] + counts["skipped"] + counts["spooled"]
+        == counts["lines"]
+    )
     assert counts["delivered"] == counts["spooled"] == emu.state.stats()["events"]
     assert len(entries) == counts["invalid"]
