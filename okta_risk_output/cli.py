@@ -118,6 +118,17 @@ _intake = _options(
         metavar="NAME",
     ),
     _option("direction", "Which address a profile reports: source or destination.", metavar="D"),
+    _option(
+        "coalesce-window",
+        "Merge a repeated IP only into a signal this recent [default: while it waits].",
+        metavar="DUR",
+    ),
+    click.option(
+        "--no-coalesce",
+        is_flag=True,
+        default=None,
+        help="Keep each repeat of an IP as a signal of its own.",
+    ),
     click.option(
         "--allow-non-global-ips",
         is_flag=True,
@@ -132,6 +143,12 @@ _delivery = _options(
     ),
     _option("rate-limit", "Most requests per period, never exceeded: 30/min, 5/s.", metavar="RATE"),
     _option("max-events-per-request", "Events per request, 1 to 20.", metavar="N"),
+    _option("max-subjects-per-event", "IP subjects per event, 1 to 50.", metavar="N"),
+    _option(
+        "pack-granularity",
+        "Signals whose timestamps and expiries agree to this share an event.",
+        metavar="DUR",
+    ),
     _option(
         "linger", "Send a partial batch once its oldest event waited this long.", metavar="DUR"
     ),
@@ -236,7 +253,7 @@ def status(spool: str | None, as_json: bool) -> None:
     setup_logging()
     try:
         settings = build_settings({"spool": spool}, delivery=False)
-        opened = Spool(settings.spool, limits=settings.spool_limits)
+        opened = Spool(settings.spool, policy=settings.spool_policy)
     except OktaRiskOutputError as exc:
         log.error("%s", exc)
         sys.exit(int(exc.exit_status))

@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 from okta_risk_output.auth import Secret
 from okta_risk_output.errors import ConfigError
+from okta_risk_output.packing import PackLimits
 from okta_risk_output.profiles import Profile, load_profile
 from okta_risk_output.retry import RetryPolicy
-from okta_risk_output.spool import OVERFLOW_POLICIES, SpoolLimits
+from okta_risk_output.spool import OVERFLOW_POLICIES, SpoolPolicy
 from okta_risk_output.units import Rate, parse_duration, parse_rate, parse_size
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ ENV = {
     "spool_sync": "OKTA_RISK_SPOOL_SYNC",
     "eof_timeout": "OKTA_RISK_EOF_TIMEOUT",
     "shutdown_timeout": "OKTA_RISK_SHUTDOWN_TIMEOUT",
+    "max_subjects_per_event": "OKTA_RISK_MAX_SUBJECTS_PER_EVENT",
+    "pack_granularity": "OKTA_RISK_PACK_GRANULARITY",
+    "coalesce_window": "OKTA_RISK_COALESCE_WINDOW",
+    "no_coalesce": "OKTA_RISK_NO_COALESCE",
 }
 """Setting -> environment variable. --help and the README list the same names."""
 
@@ -77,10 +82,13 @@ DEFAULTS: dict[str, str] = {
     "overflow": "drop-lowest-risk",
     "spool_sync": "normal",
     "shutdown_timeout": "4s",
+    "max_subjects_per_event": "50",
+    "pack_granularity": "1s",
 }
 
 MAX_EVENTS_PER_REQUEST = 20
-"""Okta's own limit; a larger setting would only earn 400s."""
+MAX_SUBJECTS_PER_EVENT = 50
+"""Okta's own limits; a larger setting would only earn 400s."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ class Settings:
     oauth: OAuthSettings | None
     dead_letter: str
     rate: Rate
-    max_events_per_request: int
+    packing: PackLimits
     linger: float
     default_expires_in: float | None
     max_line_bytes: int
@@ -102,7 +110,7 @@ class Settings:
     log_level: str
     ca_bundle: str | None
     spool: str
-    spool_limits: SpoolLimits
+    spool_policy: SpoolPolicy
     spool_sync: str
     eof_timeout: float | None
     shutdown_timeout: float
@@ -154,11 +162,16 @@ def build_settings(
     spool_sync = (raw("spool_sync") or "normal").lower()
     if spool_sync not in ("normal", "full"):
         problems.append(f"--spool-sync: {spool_sync!r} is not normal or full")
-    spool_limits = SpoolLimits(
+    spool_policy = SpoolPolicy(
         max_events=parsed("spool_max_events", _positive_int, 1_000_000),
         max_bytes=parsed("spool_max_bytes", parse_size, 512 << 20),
         overflow=overflow,
+        coalesce=not _flag(raw("no_coalesce")),
+        coalesce_window=parsed("coalesce_window", _positive_duration),
     )
+    per_event = parsed("max_subjects_per_event", int, MAX_SUBJECTS_PER_EVENT)
+    if not 1 <= per_event <= MAX_SUBJECTS_PER_EVENT:
+        problems.append(f"--max-subjects-per-event: {per_event} is not between 1 and 50")
     rate = parsed("rate_limit", parse_rate, Rate(30, 60.0))
     per_request = parsed("max_events_per_request", int, MAX_EVENTS_PER_REQUEST)
     if not 1 <= per_request <= MAX_EVENTS_PER_REQUEST:
@@ -182,7 +195,11 @@ def build_settings(
         oauth=oauth,
         dead_letter=raw("dead_letter") or DEFAULTS["dead_letter"],
         rate=rate,
-        max_events_per_request=per_request,
+        packing=PackLimits(
+            max_subjects=per_event,
+            max_events=per_request,
+            granularity=parsed("pack_granularity", _positive_duration, 1.0),
+        ),
         linger=parsed("linger", _duration, 2.0),
         default_expires_in=parsed("default_expires_in", _positive_duration),
         max_line_bytes=max_line_bytes,
@@ -194,7 +211,7 @@ def build_settings(
         log_level="WARNING" if log_level == "WARN" else log_level,
         ca_bundle=_ca_bundle(raw("ca_bundle"), problems),
         spool=raw("spool") or default_spool_path(environ),
-        spool_limits=spool_limits,
+        spool_policy=spool_policy,
         spool_sync=spool_sync,
         eof_timeout=parsed("eof_timeout", _duration),
         shutdown_timeout=parsed("shutdown_timeout", _positive_duration, 4.0),

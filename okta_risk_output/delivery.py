@@ -1,13 +1,13 @@
-"""Delivery from the spool: pick a due batch, pace, send, and settle each event's fate.
+"""Delivery from the spool: pick a due batch, pace, pack, send, and settle each signal's fate.
 
-One `step()` does one thing (expire, send one batch, or say how long to wait), so the loop
-that calls it owns waiting and shutdown, and tests can drive it with a fake clock.
+One `step()` does one thing (expire, send one request, or say how long to wait), so the
+loop that calls it owns waiting and shutdown, and tests can drive it with a fake clock.
 
-    delivered (2xx)      ack: the events leave the spool
+    delivered (2xx)      ack: the signals leave the spool
     retry (429/5xx/net)  back to the spool with a next attempt time; all sending pauses for
                          the server's Reset or the backoff (one failing org, one pause)
-    rejected (400)       split in halves until the guilty events stand alone; dead-letter them
-    stop (401/403/404)   events go back untouched; delivery pauses for this process
+    rejected (400)       split in halves until the guilty subjects stand alone; dead-letter them
+    stop (401/403/404)   signals go back untouched; delivery pauses for this process
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from okta_risk_output.errors import DeliveryStopped, ExitStatus
 from okta_risk_output.logs import log
 from okta_risk_output.metrics import Counters
 from okta_risk_output.okta import OktaClient
-from okta_risk_output.ratelimit import RateLimiter
+from okta_risk_output.packing import PackLimits, Signal, pack, request_body
+from okta_risk_output.ratelimit import RateLimiter, read_budget
 from okta_risk_output.retry import Action, Outcome, RetryPolicy, classify
-from okta_risk_output.spool import Lease, Leased, Spool
-from okta_risk_output.validation import SchemaError
+from okta_risk_output.spool import Lease, Spool
+from okta_risk_output.validation import SchemaError, request_validator
 
 __all__ = ["Deliverer"]
 
@@ -43,7 +44,7 @@ class Deliverer:
         counters: Counters,
         clock: Clock,
         stop: threading.Event,
-        max_events: int,
+        packing: PackLimits,
         linger: float,
         lease_seconds: float,
     ) -> None:
@@ -55,7 +56,7 @@ class Deliverer:
         self._counters = counters
         self._clock = clock
         self._stop = stop
-        self._max_events = max_events
+        self._packing = packing
         self._linger = linger
         self._lease_seconds = lease_seconds
         self._failures = 0
@@ -76,27 +77,40 @@ class Deliverer:
         if ready == 0:
             return None if upcoming is None else max(0.0, upcoming - now)
         age = now - (oldest if oldest is not None else now)
-        if not batch_due(
-            ready, age, max_events=self._max_events, linger=self._linger, ended=input_ended
-        ):
+        full = self._packing.max_signals
+        if not batch_due(ready, age, max_events=full, linger=self._linger, ended=input_ended):
             return self._linger - age
-        delay = self._limiter.delay()
-        if delay > 0:
-            return delay
-        lease = self._spool.lease(self._max_events, now, self._lease_seconds)
+        wait = self._turn(now)
+        if wait > 0:
+            return wait
+        # A signal that would expire before the requests ahead of it are sent goes first.
+        requests_ahead = ready // full + 1
+        horizon = now + requests_ahead * self._limiter.rate.interval
+        lease = self._spool.lease(now, self._lease_seconds, self._choose, expiring_before=horizon)
         if lease is not None:
             self._deliver(lease)
         return 0.0
 
+    def _choose(self, candidates: list[Signal]) -> list[Signal]:
+        events, _ = pack(candidates, self._packing)
+        return [signal for members in events for signal in members]
+
+    def _turn(self, now: float) -> float:
+        """0 when a request may go now (and the shared slot is then taken), else the wait."""
+        wait = self._limiter.delay()
+        if wait > 0:
+            return wait
+        return self._spool.claim_send_slot(now, self._limiter.rate.interval)
+
     # -- one lease -----------------------------------------------------------------------
 
     def _deliver(self, lease: Lease) -> None:
-        parts = [lease.events]
+        parts = [lease.signals]
         first = True
         while parts:
             part = parts.pop()
             if not first:
-                # The halves of a rejected batch wait for their turn like any request.
+                # The halves of a rejected request wait for their turn like any request.
                 if not self._wait_for_turn():
                     self._spool.release(_with_rest(part, parts))
                     return
@@ -113,13 +127,13 @@ class Deliverer:
                 middle = len(part) // 2
                 parts += [part[middle:], part[:middle]]  # first half goes out first
                 log.info(
-                    "Okta rejected a request of %d events (%s); splitting it to find the bad ones",
+                    "Okta rejected a request of %d signals (%s); splitting it to find the bad ones",
                     len(part),
                     outcome.reason,
                 )
             elif outcome.action is Action.REJECTED:
                 self._failures = 0
-                self._dead_letter_events(
+                self._dead_letter_signals(
                     part, "rejected_by_okta", outcome.causes or (outcome.reason,)
                 )
                 self._counters.add(rejected=len(part))
@@ -127,23 +141,37 @@ class Deliverer:
                 self._retry_later(_with_rest(part, parts), outcome)
                 return
             elif self._renew_once(outcome):
-                parts.append(part)  # the same events again, with a fresh credential
+                parts.append(part)  # the same signals again, with a fresh credential
             else:
                 self._pause(_with_rest(part, parts), outcome)
                 return
 
-    def _send(self, part: list[Leased]) -> Outcome:
+    def _send(self, part: list[Signal]) -> Outcome:
+        events, left = pack(part, self._packing)
+        assert not left, "a part of a packed lease always packs again"
+        body = request_body(events)
+        problems = request_validator().errors(body)
+        if problems:
+            # Cannot happen for signals that passed intake; if it does, no request is
+            # spent on it: the same bisection isolates the culprit and dead-letters it.
+            causes = tuple(f"{e.path}: {e.message}" for e in problems)
+            return Outcome(Action.REJECTED, "the request body fails the schema", causes=causes)
         self._limiter.started()
         response: requests.Response | None = None
         error: Exception | None = None
         try:
-            response = self._client.post([e.event for e in part])
+            response = self._client.post(body)
         except requests.RequestException as exc:
             error = exc
         except DeliveryStopped as exc:  # the OAuth token endpoint refused us for good
-            return Outcome(Action.STOP, str(exc), exc.status_code, exit_status=exc.exit_status)
-        finally:
             self._limiter.finished()
+            return Outcome(Action.STOP, str(exc), exc.status_code, exit_status=exc.exit_status)
+        budget = None if response is None else read_budget(response, self._clock.time())
+        gap = self._limiter.finished(budget)
+        if gap is not None and gap > self._limiter.rate.interval:
+            # Okta's budget is tighter than ours (another client of the org spends it):
+            # every process sharing the spool slows down.
+            self._spool.defer_sending(self._clock.time() + gap)
         self._counters.add(requests=1)
         return classify(
             response,
@@ -164,65 +192,69 @@ class Deliverer:
         log.warning("%s; renewing the access token and trying once more", outcome.reason)
         return True
 
-    def _retry_later(self, events: list[Leased], outcome: Outcome) -> None:
+    def _retry_later(self, signals: list[Signal], outcome: Outcome) -> None:
         now = self._clock.time()
         # The server's word (a 429's Reset) beats our own backoff.
         wait = outcome.wait
         delay = wait if wait is not None else self._policy.backoff(self._failures)
         self._failures += 1
         self._counters.add(retries=1, throttled=int(outcome.status == 429))
-        # One org, one pause: every request waits, not only this batch.
+        # One org, one pause: every request waits, not only this batch, in every process.
         self._limiter.block_for(delay)
+        self._spool.defer_sending(now + delay)
         max_age = self._policy.max_retry_age
         if max_age is not None:
-            expired = [e for e in events if now - (e.first_failure_at or now) >= max_age]
-            if expired:
+            too_old = [s for s in signals if now - (s.first_failure_at or now) >= max_age]
+            if too_old:
                 reason = f"gave up after retrying for at least {max_age:g}s: {outcome.reason}"
-                self._dead_letter_events(expired, "gave_up", (reason,))
-                self._counters.add(gave_up=len(expired))
-                events = [e for e in events if e not in expired]
+                self._dead_letter_signals(too_old, "gave_up", (reason,))
+                self._counters.add(gave_up=len(too_old))
+                signals = [s for s in signals if s not in too_old]
         log.warning("%s; retrying in %.1fs", outcome.reason, delay)
-        self._spool.retry_later(events, now=now, at=now + delay, error=outcome.reason)
+        self._spool.retry_later(signals, now=now, at=now + delay, error=outcome.reason)
 
-    def _pause(self, events: list[Leased], outcome: Outcome) -> None:
-        self._spool.release(events, error=outcome.reason)
+    def _pause(self, signals: list[Signal], outcome: Outcome) -> None:
+        self._spool.release(signals, error=outcome.reason)
         self.stopped = outcome
         log.error(
-            "delivery stopped: %s; %d events stay in the spool %s until this is fixed",
+            "delivery stopped: %s; %d signals stay in the spool %s until this is fixed",
             outcome.reason,
             self._spool.live(),
             self._spool.path,
         )
 
     def _wait_for_turn(self) -> bool:
-        """Wait until the rate limiter lets a request go; False on shutdown."""
+        """Wait until a request may go; False on shutdown."""
         while not self._stop.is_set():
-            delay = self._limiter.delay()
+            delay = self._turn(self._clock.time())
             if delay <= 0:
                 return True
             self._clock.sleep(min(delay, 0.25), self._stop)
         return False
 
-    def _dead_letter_events(self, events: list[Leased], kind: str, causes: tuple[str, ...]) -> None:
+    def _dead_letter_signals(
+        self, signals: list[Signal], kind: str, causes: tuple[str, ...]
+    ) -> None:
         prefix = "Okta: " if kind == "rejected_by_okta" else ""
-        for leased in events:
+        for signal in signals:
             self._dead_letter.write(
                 now=self._clock.time(),
-                source=leased.source,
-                line=leased.line,
+                source=signal.source,
+                line=signal.line,
                 kind=kind,
                 errors=[SchemaError("$", prefix + cause) for cause in causes],
-                event=leased.event,
+                event=signal.as_event(),
             )
             log.warning(
-                "%s line %d: %s (%s); dead-lettered",
-                leased.source,
-                leased.line,
-                "Okta rejected the event" if kind == "rejected_by_okta" else "gave up",
+                "%s line %d: %s %s (%s); dead-lettered",
+                signal.source,
+                signal.line,
+                signal.ip,
+                "rejected by Okta" if kind == "rejected_by_okta" else "given up",
                 "; ".join(causes),
             )
         # Only once every entry is safely in the dead-letter file do they leave the spool.
-        self._spool.dead(events)
+        self._spool.dead(signals)
 
     def _expire(self, now: float) -> None:
         gone = self._spool.expire(now)
@@ -230,13 +262,13 @@ class Deliverer:
             self._counters.add(expired=len(gone))
             source, line = gone[0]
             log.warning(
-                "%d events expired before they could be sent (first: %s line %d); not sent",
+                "%d signals expired before they could be sent (first: %s line %d); not sent",
                 len(gone),
                 source,
                 line,
             )
 
 
-def _with_rest(part: list[Leased], parts: list[list[Leased]]) -> list[Leased]:
-    """The events of `part` and of every part still waiting, in sending order."""
-    return part + [e for waiting in reversed(parts) for e in waiting]
+def _with_rest(part: list[Signal], parts: list[list[Signal]]) -> list[Signal]:
+    """The signals of `part` and of every part still waiting, in sending order."""
+    return part + [s for waiting in reversed(parts) for s in waiting]

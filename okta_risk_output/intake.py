@@ -72,7 +72,7 @@ class Intake:
         self._max_line_bytes = max_line_bytes
         self._on_spooled = on_spooled
         self._rejections = RejectionLog()
-        self._block = spool.limits.overflow == "block"
+        self._block = spool.policy.overflow == "block"
 
     def read(self, sources: Iterable[Source]) -> None:
         """Take in every line of every source, until they end or a shutdown is asked for."""
@@ -108,7 +108,9 @@ class Intake:
                 [(e, ln.source, ln.number) for _, e, ln in valid], now=now
             )
             for (index, _, line), result in zip(valid, results, strict=False):
-                outcomes[index] = self._count(line, result.accepted, result.evicted)
+                outcomes[index] = self._count(
+                    line, result.accepted, result.evicted, result.coalesced
+                )
             valid = valid[len(results) :]
         if self._on_spooled is not None and LineOutcome.SPOOLED in outcomes:
             self._on_spooled.set()
@@ -141,17 +143,19 @@ class Intake:
             self._rejections.rejected(f"{line.source} line {line.number}: {exc}")
             return LineOutcome.DEAD_LETTERED
 
-    def _count(self, line: Line, accepted: bool, evicted: int) -> LineOutcome:
+    def _count(self, line: Line, accepted: bool, evicted: int, coalesced: int) -> LineOutcome:
+        if coalesced:
+            self._counters.add(coalesced=coalesced)
         if evicted:
             self._counters.add(evicted=evicted)
-            log.warning("spool full: dropped %d older lower-risk events to make room", evicted)
+            log.warning("spool full: dropped %d older lower-risk signals to make room", evicted)
         if not accepted:
             self._counters.add(lines=1, refused=1)
             log.warning(
                 "spool full: %s line %d refused by the %s policy",
                 line.source,
                 line.number,
-                self._spool.limits.overflow,
+                self._spool.policy.overflow,
             )
             return LineOutcome.REFUSED
         self._counters.add(lines=1, spooled=1)

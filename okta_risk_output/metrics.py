@@ -27,7 +27,9 @@ class Counters:
     refused: int = 0
     """New events the overflow policy turned away (reject-new, or ranked lowest when full)."""
     evicted: int = 0
-    """Older events dropped to make room for new ones (drop-lowest-risk)."""
+    """Older signals dropped to make room for new ones (drop-lowest-risk)."""
+    coalesced: int = 0
+    """Subjects merged into a signal already waiting for the same IP."""
     delivered: int = 0
     rejected: int = 0
     """Valid by our schema, refused by Okta with a 400 (isolated by bisection)."""
@@ -83,6 +85,7 @@ class Counters:
             f"delivered={c['delivered']} "
             f"dead_lettered={self.dead_lettered} (invalid={c['invalid']} "
             f"rejected_by_okta={c['rejected']} gave_up={c['gave_up']}) expired={c['expired']} "
-            f"dropped={c['evicted']} requests={c['requests']} retries={c['retries']} "
+            f"dropped={c['evicted']} coalesced={c['coalesced']} requests={c['requests']} "
+            f"retries={c['retries']} "
             f"throttled_429={c['throttled']}{left} elapsed={elapsed:.1f}s"
         )

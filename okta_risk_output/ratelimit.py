@@ -1,22 +1,73 @@
-"""Client-side pacing that never exceeds the configured rate, as Okta counts it.
+"""Client-side pacing that never exceeds the configured rate, as Okta counts it, and
+never plans more requests than Okta says are left.
 
-Two rules, both checked before every request:
+Rules, all checked before every request:
 - a token bucket holding one token, refilled every `interval` (window / limit): requests
-  are spread evenly, so a HIGH signal arriving later never finds the window used up;
+  are spread evenly, so a HIGH signal arriving later never finds the window used up
+  (processes sharing a spool share this bucket through it: see Spool.claim_send_slot);
 - at most `limit` requests per `window` measured from the *end* of an earlier request to
   the *start* of a later one. Okta counts arrivals, which fall between the two, so this
-  holds under any network delay, including a slow first connection.
-A 429 or a server-directed wait blocks all requests until the given time.
+  holds under any network delay, including a slow first connection;
+- Okta's own X-Rate-Limit-Remaining and -Reset, read on every answer: the requests left
+  are spread over the time left, and none is sent once Remaining is 0 until Reset has
+  passed. Other clients of the org draw on the same bucket, so these headers win over
+  the local setting whenever they are stricter;
+- a 429 or another server-directed wait blocks all requests until the given time.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import requests
 
 from okta_risk_output.clock import Clock
+from okta_risk_output.retry import header_min
 from okta_risk_output.units import Rate
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "ServerBudget", "read_budget"]
+
+_SKEW = 1.0
+"""Seconds added to a Reset: Okta's clock and ours may disagree a little."""
+
+
+@dataclass(frozen=True)
+class ServerBudget:
+    """What Okta's X-Rate-Limit-* headers said: requests left, and seconds until they refill."""
+
+    limit: int
+    remaining: int
+    reset_in: float
+
+    @property
+    def concurrency_limited(self) -> bool:
+        """Limit=0 and Remaining=0 mark a concurrency limit, whose Reset is only a guess."""
+        return self.limit == 0 and self.remaining == 0
+
+    def gap(self) -> float:
+        """The spacing that spends what is left evenly until the window resets."""
+        if self.remaining <= 0:
+            return self.reset_in + _SKEW
+        return self.reset_in / self.remaining
+
+
+def read_budget(response: requests.Response, local_now: float) -> ServerBudget | None:
+    """The budget an answer reports, measured on the server's clock (its Date header) when
+    it has one; None when the headers are missing."""
+    limit = header_min(response, "X-Rate-Limit-Limit")
+    remaining = header_min(response, "X-Rate-Limit-Remaining")
+    reset = header_min(response, "X-Rate-Limit-Reset")
+    if limit is None or remaining is None or reset is None:
+        return None
+    now = local_now
+    date = response.headers.get("Date")
+    if date:
+        with contextlib.suppress(TypeError, ValueError):  # a bad Date: our clock will do
+            now = parsedate_to_datetime(date).timestamp()
+    return ServerBudget(limit, remaining, max(0.0, reset - now))
 
 
 class RateLimiter:
@@ -25,11 +76,12 @@ class RateLimiter:
         self._clock = clock
         self._next_token = float("-inf")
         self._blocked_until = float("-inf")
+        self._server_next = float("-inf")
         self._finished: deque[float] = deque(maxlen=rate.requests)
 
     def delay(self) -> float:
         """Seconds until the next request may start; 0 when it may start now."""
-        earliest = max(self._next_token, self._blocked_until)
+        earliest = max(self._next_token, self._blocked_until, self._server_next)
         if len(self._finished) == self.rate.requests:
             earliest = max(earliest, self._finished[0] + self.rate.per_seconds)
         return max(0.0, earliest - self._clock.monotonic())
@@ -37,8 +89,16 @@ class RateLimiter:
     def started(self) -> None:
         self._next_token = self._clock.monotonic() + self.rate.interval
 
-    def finished(self) -> None:
-        self._finished.append(self._clock.monotonic())
+    def finished(self, budget: ServerBudget | None = None) -> float | None:
+        """A request ended; `budget` is what its answer said. Returns the gap Okta's budget
+        asks for before the next request (for processes sharing the spool), if any."""
+        now = self._clock.monotonic()
+        self._finished.append(now)
+        if budget is None or budget.concurrency_limited:
+            return None
+        gap = budget.gap()
+        self._server_next = now + gap
+        return gap
 
     def block_for(self, seconds: float) -> None:
         """Hold every request for `seconds` (Okta said so, with a 429 and its Reset)."""

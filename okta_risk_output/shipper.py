@@ -12,7 +12,7 @@ in-process; only cli.py touches sys.stdin, signals and exit codes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import requests
 
@@ -55,7 +55,7 @@ class Shipper:
         self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
         self._dead_letter = DeadLetterFile(settings.dead_letter)
-        self.spool = Spool(settings.spool, limits=settings.spool_limits, sync=settings.spool_sync)
+        self.spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
         self._client = client
         self._deliverer: Deliverer | None = None
         self._intake = Intake(
@@ -162,7 +162,7 @@ class Shipper:
                 counters=self.counters,
                 clock=self._clock,
                 stop=self._stop,
-                max_events=settings.max_events_per_request,
+                packing=settings.packing,
                 linger=settings.linger,
                 # A lease covers one request (and the halves of a rejected one); past this,
                 # another process may take the events over.
@@ -202,3 +202,83 @@ class Shipper:
         if stopped is not None and stopped.exit_status is not None:
             return stopped.exit_status
         return ExitStatus.OK
+
+    # -- host adapters (issue 6) -----------------------------------------------------------
+    # Added beside the three modes, changing none of them: a host adapter that acknowledges
+    # each message (rsyslog's omprog) must drive intake itself, line by line.
+
+    def run_feed(
+        self, feed: Callable[[Intake], object], *, deadline: float | None = None
+    ) -> ExitStatus:
+        """`run`, with `feed(intake)` taking the input on a thread while this thread delivers.
+
+        The feed calls `intake.accept`/`accept_many` and may tell its host about each
+        outcome, since an outcome is durable when it is returned. When the feed returns,
+        input has ended. Unlike `run`, --eof-timeout is a hard bound here, and so is
+        `deadline` (seconds from now, for the whole run): when one passes, the run stops as
+        a signal would stop it, so a request still in flight is abandoned after
+        --shutdown-timeout. Hosts kill the program a fixed time after closing its input
+        (rsyslog's closeTimeout) or after starting it (Splunk's maxtime), stalled org or not.
+        """
+        deliverer = self._delivery()
+        overdue = threading.Event()
+        timers = [self._stop_after(deadline, overdue)]
+        feeder = threading.Thread(target=self._feed, args=(feed,), name="feed", daemon=True)
+        feeder.start()
+        input_ended = False
+        eof_passed = threading.Event()
+        while not self._stop.is_set():
+            if not input_ended and not feeder.is_alive():
+                input_ended = True
+                timers.append(self._stop_after(self.settings.eof_timeout, eof_passed))
+            wait = deliverer.step(input_ended=input_ended)
+            if input_ended and (wait is None or deliverer.stopped is not None):
+                break
+            self._nap(_NAP if wait is None else wait)
+        for timer in timers:
+            if timer is not None:
+                timer.cancel()
+        if overdue.is_set() or eof_passed.is_set():
+            log.info(
+                "%s passed: %d events remain in %s for the next run, or for: "
+                "okta-risk-output drain --spool %s",
+                f"the run's deadline ({deadline:g}s)"
+                if overdue.is_set() and deadline is not None
+                else f"--eof-timeout ({self.settings.eof_timeout or 0:g}s after input ended)",
+                self.spool.live(),
+                self.spool.path,
+                self.spool.path,
+            )
+        feeder.join(_NAP)
+        if self._intake_error is not None:
+            raise self._intake_error
+        return self._status(deliverer)
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once the run is asked to stop (a signal, a deadline): a feed stops taking lines."""
+        return self._stop
+
+    def _feed(self, feed: Callable[[Intake], object]) -> None:
+        try:
+            feed(self._intake)
+        except BaseException as exc:  # noqa: BLE001 - handed to the delivery thread, re-raised
+            self._intake_error = exc
+            self._stop.set()
+        finally:
+            self._intake.close()
+            self._wake.set()
+
+    def _stop_after(self, seconds: float | None, fired: threading.Event) -> threading.Timer | None:
+        """Stop the run `seconds` from now (never, when None), setting `fired` when it does."""
+        if seconds is None:
+            return None
+
+        def fire() -> None:
+            fired.set()
+            self._stop.set()
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        return timer

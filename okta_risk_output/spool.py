@@ -1,10 +1,15 @@
 """The durable queue between intake and delivery: one SQLite file in WAL mode.
 
-An event is *accepted* once the transaction that stores it has committed. It leaves the
-spool only when Okta has answered 2xx (ack), when it has been written to the dead-letter
-file (dead), when its expiresAt has passed (expire), or when the overflow policy drops it.
+It holds *signals*: one row per IP subject, so that requests can be packed with up to
+1,000 of them and a repeated IP can be coalesced into the signal already waiting. A signal
+is *accepted* once the transaction that stores it has committed. It leaves the spool only
+when Okta has answered 2xx (ack), when it has been written to the dead-letter file (dead),
+when its expiresAt has passed (expire), when a later one for the same IP was merged into
+it (coalesced: the later one is counted), or when the overflow policy drops it.
 Several processes may share one file: a batch is claimed with a lease (an id and an
-expiry); an expired lease, or one held by a process that no longer runs, returns its events.
+expiry); an expired lease, or one held by a process that no longer runs, returns its
+signals. The pacing of requests lives here too, so processes sharing a spool share Okta's
+budget.
 
 Times stored here are wall-clock epoch seconds, since processes share them. Every change of
 state also updates the running totals in the same transaction, so `status` and the
@@ -13,13 +18,12 @@ conservation law never disagree with the rows.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,35 +31,41 @@ from typing import Any
 
 from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.logs import log
+from okta_risk_output.packing import Signal
 from okta_risk_output.timestamps import epoch_of
 
 __all__ = [
     "OVERFLOW_POLICIES",
     "SCHEMA_VERSION",
     "Lease",
-    "Leased",
     "PutResult",
     "Spool",
-    "SpoolLimits",
+    "SpoolPolicy",
     "risk_rank",
 ]
 
 SCHEMA_VERSION = 1
 OVERFLOW_POLICIES = ("drop-lowest-risk", "block", "reject-new")
 RISK_LEVELS = ("HIGH", "MEDIUM", "LOW")
-TOTALS = ("accepted", "delivered", "dead_lettered", "expired", "dropped")
+TOTALS = ("accepted", "delivered", "dead_lettered", "expired", "dropped", "coalesced")
+MESSAGE_MAX = 512
+_CANDIDATES = 4000
+"""How many ready signals a lease looks at to fill one request."""
 
 # Idempotent, so two processes creating the same new spool at once cannot trip each other.
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     # AUTOINCREMENT: an id is never reused, so a stale lease can never ack or dead-letter
-    # a newer event that happens to get the same id (found by tests/property).
-    """CREATE TABLE IF NOT EXISTS events (
+    # a newer signal that happens to get the same id (found by tests/property).
+    """CREATE TABLE IF NOT EXISTS signals (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ip TEXT NOT NULL,
         rank INTEGER NOT NULL,
-        accepted_at REAL NOT NULL,
+        message TEXT,
+        event_ts REAL,
         expires_at REAL,
+        accepted_at REAL NOT NULL,
         next_attempt_at REAL NOT NULL DEFAULT 0,
         attempts INTEGER NOT NULL DEFAULT 0,
         first_failure_at REAL,
@@ -63,28 +73,39 @@ _SCHEMA = [
         lease_expires REAL,
         source TEXT NOT NULL,
         line INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        body TEXT NOT NULL
+        size INTEGER NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS events_by_priority ON events (rank, id)",
-    "CREATE INDEX IF NOT EXISTS events_by_expiry ON events (expires_at)"
+    "CREATE INDEX IF NOT EXISTS signals_by_priority ON signals (rank, id)",
+    "CREATE INDEX IF NOT EXISTS signals_by_ip ON signals (ip)",
+    "CREATE INDEX IF NOT EXISTS signals_by_expiry ON signals (expires_at)"
     " WHERE expires_at IS NOT NULL",
 ]
 # Gauges kept beside the totals, so that no write has to count the whole table.
 _GAUGES = ("live_events", "live_bytes")
+_READY_BY_PRIORITY = (
+    "SELECT id, ip, rank, message, event_ts, expires_at, source, line, attempts,"
+    " first_failure_at FROM signals"
+    " WHERE (lease_id IS NULL OR lease_expires <= ?) AND next_attempt_at <= ?"
+    "   AND (expires_at IS NULL OR expires_at > ?)"
+    " ORDER BY rank, CASE WHEN expires_at < ? THEN expires_at END IS NULL,"
+    "   CASE WHEN expires_at < ? THEN expires_at END, id LIMIT ?"
+)
 
 
-def risk_rank(event: dict[str, Any]) -> int:
-    """0 for an event with any HIGH subject, 1 for MEDIUM, 2 for LOW: lower goes first."""
-    levels = {s.get("riskLevel") for s in event.get("subjects", ()) if isinstance(s, dict)}
-    return min((RISK_LEVELS.index(lv) for lv in levels if lv in RISK_LEVELS), default=2)
+def risk_rank(level: str) -> int:
+    """0 for HIGH, 1 for MEDIUM, 2 for LOW: lower goes first."""
+    return RISK_LEVELS.index(level) if level in RISK_LEVELS else 2
 
 
 @dataclass(frozen=True)
-class SpoolLimits:
+class SpoolPolicy:
     max_events: int = 1_000_000
+    """Most signals held (one per IP subject)."""
     max_bytes: int = 512 * 1024 * 1024
     overflow: str = "drop-lowest-risk"
+    coalesce: bool = True
+    coalesce_window: float | None = None
+    """Merge a repeated IP only into a signal accepted this recently; None: while it waits."""
 
 
 @dataclass(frozen=True)
@@ -92,26 +113,16 @@ class PutResult:
     accepted: bool
     """False when the overflow policy refused the new event (reject-new, or it ranked lowest)."""
     evicted: int = 0
-    """Older events dropped to make room (drop-lowest-risk)."""
-
-
-@dataclass(frozen=True)
-class Leased:
-    """One event claimed for delivery."""
-
-    id: int
-    event: dict[str, Any]
-    source: str
-    line: int
-    attempts: int
-    first_failure_at: float | None
+    """Older signals dropped to make room (drop-lowest-risk)."""
+    coalesced: int = 0
+    """Subjects merged into a signal already waiting for the same IP."""
 
 
 @dataclass
 class Lease:
     id: str
     expires: float
-    events: list[Leased] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
 
 
 class Spool:
@@ -121,12 +132,12 @@ class Spool:
         self,
         path: str,
         *,
-        limits: SpoolLimits | None = None,
+        policy: SpoolPolicy | None = None,
         sync: str = "normal",
         max_pages: int | None = None,
     ) -> None:
         self.path = path
-        self.limits = limits or SpoolLimits()
+        self.policy = policy or SpoolPolicy()
         self._lock = threading.RLock()
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
         self._closed = False
@@ -187,7 +198,7 @@ class Spool:
 
     @staticmethod
     def _check(db: sqlite3.Connection, tables: set[str]) -> None:
-        if not {"meta", "totals", "events"} <= tables:
+        if not {"meta", "totals", "signals"} <= tables:
             raise _Damaged(f"not a spool (tables: {', '.join(sorted(tables))})")
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row else 0
@@ -259,143 +270,237 @@ class Spool:
         results: list[PutResult] = []
         with self._write() as db:
             for event, source, line in items:
-                result = self._put_one(db, event, source, line, now)
-                if not result.accepted and self.limits.overflow == "block":
+                result = self._put_event(db, event, source, line, now)
+                if not result.accepted and self.policy.overflow == "block":
                     break
                 results.append(result)
         return results
 
-    def _put_one(
+    def _put_event(
         self, db: sqlite3.Connection, event: dict[str, Any], source: str, line: int, now: float
     ) -> PutResult:
-        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-        rank = risk_rank(event)
-        evicted = 0
-        count, size = _gauge(db)
-        if count + 1 > self.limits.max_events or size + len(body) > self.limits.max_bytes:
-            if self.limits.overflow != "drop-lowest-risk":
-                return PutResult(accepted=False)
-            evicted = self._make_room(db, rank, len(body))
-            if evicted < 0:
-                return PutResult(accepted=False)
-        db.execute(
-            "INSERT INTO events (rank, accepted_at, expires_at, source, line, size, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (rank, now, _expiry(event), source, line, len(body), body),
+        """Each subject becomes a signal, or merges into one waiting for the same IP.
+
+        The event counts as accepted when any of its subjects was kept.
+        """
+        stamp = event.get("timestamp")
+        event_ts = epoch_of(stamp) if isinstance(stamp, str) else None
+        expiry = event.get("expiresAt")
+        expires_at = epoch_of(expiry) if isinstance(expiry, str) else None
+        kept = evicted = coalesced = 0
+        for subject in event["subjects"]:
+            signal = _Incoming(
+                ip=subject["ip"],
+                rank=risk_rank(subject["riskLevel"]),
+                message=subject.get("message") or None,
+                event_ts=event_ts,
+                expires_at=expires_at,
+            )
+            if self.policy.coalesce and self._coalesce(db, signal, now):
+                kept += 1
+                coalesced += 1
+                continue
+            room = self._room_for(db, signal)
+            if room < 0:
+                continue
+            evicted += room
+            db.execute(
+                "INSERT INTO signals (ip, rank, message, event_ts, expires_at, accepted_at,"
+                " source, line, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    signal.ip,
+                    signal.rank,
+                    signal.message,
+                    signal.event_ts,
+                    signal.expires_at,
+                    now,
+                    source,
+                    line,
+                    signal.size,
+                ),
+            )
+            _bump(db, "accepted", 1)
+            _bump(db, "live_events", 1)
+            _bump(db, "live_bytes", signal.size)
+            kept += 1
+        return PutResult(accepted=kept > 0, evicted=evicted, coalesced=coalesced)
+
+    def _coalesce(self, db: sqlite3.Connection, new: _Incoming, now: float) -> bool:
+        """Merge into the waiting signal for the same IP: the highest level, the latest
+        expiry (none at all meaning Okta's default of 24 h after it takes the event, the
+        latest), the earliest timestamp, both messages within 512 characters."""
+        window = self.policy.coalesce_window
+        since = float("-inf") if window is None else now - window
+        row = db.execute(
+            "SELECT id, rank, message, event_ts, expires_at, size FROM signals"
+            " WHERE ip = ? AND lease_id IS NULL AND accepted_at >= ? ORDER BY id DESC LIMIT 1",
+            (new.ip, since),
+        ).fetchone()
+        if row is None:
+            return False
+        signal_id, rank, message, event_ts, expires_at, size = row
+        merged_message = _merge_messages(message, new.message)
+        merged_ts = _earliest(event_ts, new.event_ts)
+        merged_expiry = (
+            None
+            if expires_at is None or new.expires_at is None
+            else max(expires_at, new.expires_at)
         )
+        new_size = _size(new.ip, merged_message)
+        db.execute(
+            "UPDATE signals SET rank = ?, message = ?, event_ts = ?, expires_at = ?, size = ?"
+            " WHERE id = ?",
+            (min(rank, new.rank), merged_message, merged_ts, merged_expiry, new_size, signal_id),
+        )
+        # The later input is the one counted as coalesced: accepted, and merged away.
         _bump(db, "accepted", 1)
-        _bump(db, "live_events", 1)
-        _bump(db, "live_bytes", len(body))
-        return PutResult(accepted=True, evicted=evicted)
+        _bump(db, "coalesced", 1)
+        _bump(db, "live_bytes", new_size - size)
+        return True
+
+    def _room_for(self, db: sqlite3.Connection, new: _Incoming) -> int:
+        """Signals evicted to make room for `new` (0 when it fits); -1 when it is refused."""
+        count, size = _gauge(db)
+        policy = self.policy
+        if count + 1 <= policy.max_events and size + new.size <= policy.max_bytes:
+            return 0
+        if policy.overflow != "drop-lowest-risk":
+            return -1
+        return self._make_room(db, new.rank, new.size)
 
     def _make_room(self, db: sqlite3.Connection, rank: int, size: int) -> int:
-        """Drop the oldest lowest-risk events until the new one fits; -1 if it ranks lowest.
+        """Drop the oldest lowest-risk signals until the new one fits; -1 if it ranks lowest.
 
-        Never a HIGH while a lower-risk event remains: candidates are taken LOW first, then
-        MEDIUM, then HIGH, oldest first, and only those ranked at or below the new event.
-        Events leased for delivery right now are left alone.
+        Never a HIGH while a lower-risk signal remains: candidates are taken LOW first, then
+        MEDIUM, then HIGH, oldest first, and only those ranked at or below the new signal.
+        Signals leased for delivery right now are left alone.
         """
         count, total = _gauge(db)
-        victims: list[tuple[int, int]] = []
+        victims: list[int] = []
         freed_events, freed_bytes = 0, 0
+
+        def fits() -> bool:
+            return (
+                count - freed_events + 1 <= self.policy.max_events
+                and total - freed_bytes + size <= self.policy.max_bytes
+            )
+
         rows = db.execute(
-            "SELECT id, size FROM events WHERE rank >= ? AND lease_id IS NULL"
+            "SELECT id, size FROM signals WHERE rank >= ? AND lease_id IS NULL"
             " ORDER BY rank DESC, id ASC",
             (rank,),
         )
-        for event_id, event_size in rows:
-            if (
-                count - freed_events + 1 <= self.limits.max_events
-                and total - freed_bytes + size <= self.limits.max_bytes
-            ):
+        for signal_id, signal_size in rows:
+            if fits():
                 break
-            victims.append((event_id, event_size))
+            victims.append(signal_id)
             freed_events += 1
-            freed_bytes += event_size
-        fits = (
-            count - freed_events + 1 <= self.limits.max_events
-            and total - freed_bytes + size <= self.limits.max_bytes
-        )
-        if not fits:
+            freed_bytes += signal_size
+        if not fits():
             return -1
-        _remove(db, [v[0] for v in victims], "dropped")
+        _remove(db, victims, "dropped")
         return len(victims)
 
     def has_room(self) -> bool:
-        """For the `block` policy: whether one more small event would fit now."""
+        """For the `block` policy: whether one more small signal would fit now."""
         with self._lock:
             count, size = _gauge(self._db)
-        return count < self.limits.max_events and size < self.limits.max_bytes
+        return count < self.policy.max_events and size < self.policy.max_bytes
 
     # -- delivery ------------------------------------------------------------------------
 
-    def lease(self, limit: int, now: float, seconds: float) -> Lease | None:
-        """Claim up to `limit` ready events, highest risk first, then oldest."""
+    def lease(
+        self,
+        now: float,
+        seconds: float,
+        choose: Callable[[list[Signal]], list[Signal]],
+        *,
+        expiring_before: float | None = None,
+    ) -> Lease | None:
+        """Claim the ready signals `choose` picks from the candidates, in priority order:
+        highest risk first; within a level, those expiring before `expiring_before` (they
+        would expire while waiting their turn) soonest first, then the oldest."""
         lease = Lease(id=f"{self._owner}:{uuid.uuid4().hex[:12]}", expires=now + seconds)
+        horizon = float("-inf") if expiring_before is None else expiring_before
         with self._write() as db:
             rows = db.execute(
-                "SELECT id, body, source, line, attempts, first_failure_at FROM events"
-                " WHERE (lease_id IS NULL OR lease_expires <= ?) AND next_attempt_at <= ?"
-                "   AND (expires_at IS NULL OR expires_at > ?)"
-                " ORDER BY rank, id LIMIT ?",
-                (now, now, now, limit),
+                _READY_BY_PRIORITY, (now, now, now, horizon, horizon, _CANDIDATES)
             ).fetchall()
-            if not rows:
+            chosen = choose([_signal(row) for row in rows])
+            if not chosen:
                 return None
             db.executemany(
-                "UPDATE events SET lease_id = ?, lease_expires = ? WHERE id = ?",
-                [(lease.id, lease.expires, r[0]) for r in rows],
+                "UPDATE signals SET lease_id = ?, lease_expires = ? WHERE id = ?",
+                [(lease.id, lease.expires, s.id) for s in chosen],
             )
-        lease.events = [Leased(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+        lease.signals = chosen
         return lease
 
     def extend(self, lease: Lease, now: float, seconds: float) -> None:
         lease.expires = now + seconds
         with self._write() as db:
             db.execute(
-                "UPDATE events SET lease_expires = ? WHERE lease_id = ?", (lease.expires, lease.id)
+                "UPDATE signals SET lease_expires = ? WHERE lease_id = ?", (lease.expires, lease.id)
             )
 
-    def ack(self, events: Sequence[Leased]) -> int:
+    def ack(self, signals: Sequence[Signal]) -> int:
         """Okta took these: remove them. Returns how many were still here to remove."""
         with self._write() as db:
-            return _remove(db, [e.id for e in events], "delivered")
+            return _remove(db, [s.id for s in signals], "delivered")
 
-    def dead(self, events: Sequence[Leased]) -> int:
+    def dead(self, signals: Sequence[Signal]) -> int:
         """These were written to the dead-letter file: remove them."""
         with self._write() as db:
-            return _remove(db, [e.id for e in events], "dead_lettered")
+            return _remove(db, [s.id for s in signals], "dead_lettered")
 
-    def retry_later(self, events: Sequence[Leased], *, now: float, at: float, error: str) -> None:
+    def retry_later(self, signals: Sequence[Signal], *, now: float, at: float, error: str) -> None:
         with self._write() as db:
             db.executemany(
-                "UPDATE events SET lease_id = NULL, lease_expires = NULL,"
+                "UPDATE signals SET lease_id = NULL, lease_expires = NULL,"
                 " attempts = attempts + 1, next_attempt_at = ?,"
                 " first_failure_at = COALESCE(first_failure_at, ?) WHERE id = ?",
-                [(at, now, e.id) for e in events],
+                [(at, now, s.id) for s in signals],
             )
             _set_meta(db, "last_error", error)
             _set_meta(db, "last_error_at", str(now))
 
-    def release(self, events: Sequence[Leased], *, error: str | None = None) -> None:
-        """Give events back untouched (shutdown, or delivery paused by a 401/403/404)."""
+    def release(self, signals: Sequence[Signal], *, error: str | None = None) -> None:
+        """Give signals back untouched (shutdown, or delivery paused by a 401/403/404)."""
         with self._write() as db:
             db.executemany(
-                "UPDATE events SET lease_id = NULL, lease_expires = NULL WHERE id = ?",
-                [(e.id,) for e in events],
+                "UPDATE signals SET lease_id = NULL, lease_expires = NULL WHERE id = ?",
+                [(s.id,) for s in signals],
             )
             if error is not None:
                 _set_meta(db, "last_error", error)
+
+    def claim_send_slot(self, now: float, interval: float) -> float:
+        """Shared pacing: 0 when this process may send now (the next slot is then `interval`
+        away for every process sharing the spool), else the seconds to wait."""
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'next_send_at'").fetchone()
+            next_at = float(row[0]) if row else float("-inf")
+            if now < next_at:
+                return next_at - now
+            _set_meta(db, "next_send_at", repr(now + interval))
+            return 0.0
+
+    def defer_sending(self, until: float) -> None:
+        """No process sharing the spool sends before `until` (Okta said wait)."""
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'next_send_at'").fetchone()
+            if row is None or float(row[0]) < until:
+                _set_meta(db, "next_send_at", repr(until))
 
     def note_success(self) -> None:
         with self._write() as db:
             _set_meta(db, "last_error", "")
 
     def expire(self, now: float) -> list[tuple[str, int]]:
-        """Remove events whose expiresAt has passed; returns their (source, line)."""
+        """Remove signals whose expiresAt has passed; returns their (source, line)."""
         with self._write() as db:
             rows = db.execute(
-                "SELECT id, source, line FROM events WHERE expires_at <= ?"
+                "SELECT id, source, line FROM signals WHERE expires_at <= ?"
                 " AND (lease_id IS NULL OR lease_expires <= ?)",
                 (now, now),
             ).fetchall()
@@ -407,33 +512,33 @@ class Spool:
         host = socket.gethostname()
         with self._lock:
             holders = self._db.execute(
-                "SELECT DISTINCT lease_id FROM events WHERE lease_id IS NOT NULL"
+                "SELECT DISTINCT lease_id FROM signals WHERE lease_id IS NOT NULL"
             ).fetchall()
         dead = [h for (h,) in holders if _holder_is_dead(h, host)]
         if dead:
             with self._write() as db:
                 db.executemany(
-                    "UPDATE events SET lease_id = NULL, lease_expires = NULL WHERE lease_id = ?",
+                    "UPDATE signals SET lease_id = NULL, lease_expires = NULL WHERE lease_id = ?",
                     [(h,) for h in dead],
                 )
 
     # -- reading -------------------------------------------------------------------------
 
     def ready(self, now: float) -> tuple[int, float | None, float | None]:
-        """(events ready to send now, accepted_at of the oldest of them, next retry time)."""
+        """(signals ready to send now, accepted_at of the oldest of them, next retry time)."""
         with self._lock:
             count, oldest = self._db.execute(
-                "SELECT count(*), min(accepted_at) FROM events"
+                "SELECT count(*), min(accepted_at) FROM signals"
                 " WHERE (lease_id IS NULL OR lease_expires <= ?) AND next_attempt_at <= ?",
                 (now, now),
             ).fetchone()
             (upcoming,) = self._db.execute(
-                "SELECT min(next_attempt_at) FROM events WHERE next_attempt_at > ?", (now,)
+                "SELECT min(next_attempt_at) FROM signals WHERE next_attempt_at > ?", (now,)
             ).fetchone()
         return int(count), oldest, upcoming
 
     def live(self) -> int:
-        """Events still in the spool, in any state."""
+        """Signals still in the spool, in any state."""
         with self._lock:
             return _gauge(self._db)[0]
 
@@ -445,13 +550,13 @@ class Spool:
         with self._lock:
             db = self._db
             by_level = {level: 0 for level in RISK_LEVELS}
-            for rank, count in db.execute("SELECT rank, count(*) FROM events GROUP BY rank"):
+            for rank, count in db.execute("SELECT rank, count(*) FROM signals GROUP BY rank"):
                 by_level[RISK_LEVELS[rank]] = count
             in_flight, waiting_retry, oldest = db.execute(
                 "SELECT"
                 " sum(CASE WHEN lease_id IS NOT NULL AND lease_expires > ? THEN 1 ELSE 0 END),"
                 " sum(CASE WHEN next_attempt_at > ? THEN 1 ELSE 0 END),"
-                " min(accepted_at) FROM events",
+                " min(accepted_at) FROM signals",
                 (now, now),
             ).fetchone()
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -459,8 +564,8 @@ class Spool:
         files = [self.path, self.path + "-wal"]
         return {
             "spool": self.path,
-            "events": count,
-            "bytes_of_events": size,
+            "signals": count,
+            "bytes_of_signals": size,
             "file_bytes": sum(os.path.getsize(f) for f in files if os.path.exists(f)),
             "by_risk_level": by_level,
             "in_flight": in_flight or 0,
@@ -483,13 +588,13 @@ def _gauge(db: sqlite3.Connection) -> tuple[int, int]:
 
 
 def _remove(db: sqlite3.Connection, ids: Sequence[int], total: str) -> int:
-    """Delete events by id, counting them under `total`; returns how many were still there."""
+    """Delete signals by id, counting them under `total`; returns how many were still there."""
     removed = removed_bytes = 0
     for event_id in ids:
-        row = db.execute("SELECT size FROM events WHERE id = ?", (event_id,)).fetchone()
+        row = db.execute("SELECT size FROM signals WHERE id = ?", (event_id,)).fetchone()
         if row is None:
-            continue  # already taken by another process (an expired lease), or expired
-        db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+            continue  # already gone: taken over after an expired lease, or expired
+        db.execute("DELETE FROM signals WHERE id = ?", (event_id,))
         removed += 1
         removed_bytes += row[0]
     _bump(db, total, removed)
@@ -518,9 +623,53 @@ def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
     )
 
 
-def _expiry(event: dict[str, Any]) -> float | None:
-    stamp = event.get("expiresAt")
-    return epoch_of(stamp) if isinstance(stamp, str) else None
+@dataclass(frozen=True)
+class _Incoming:
+    """A subject on its way into the spool."""
+
+    ip: str
+    rank: int
+    message: str | None
+    event_ts: float | None
+    expires_at: float | None
+
+    @property
+    def size(self) -> int:
+        return _size(self.ip, self.message)
+
+
+def _size(ip: str, message: str | None) -> int:
+    """Bytes a signal costs the spool, for --spool-max-bytes: its text plus a fixed 64."""
+    return len(ip) + len(message or "") + 64
+
+
+def _signal(row: tuple[Any, ...]) -> Signal:
+    signal_id, ip, rank, message, event_ts, expires_at, source, line, attempts, failed = row
+    return Signal(
+        id=signal_id,
+        ip=ip,
+        level=RISK_LEVELS[rank],
+        message=message,
+        timestamp=event_ts,
+        expires_at=expires_at,
+        source=source,
+        line=line,
+        attempts=attempts,
+        first_failure_at=failed,
+    )
+
+
+def _merge_messages(old: str | None, new: str | None) -> str | None:
+    """Both reasons, the old first, joined by " - " (Okta allows no other separator)."""
+    if not new or (old and new in old):
+        return old
+    if not old:
+        return new
+    return f"{old} - {new}"[:MESSAGE_MAX].rstrip()
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _holder_is_dead(lease_id: str, host: str) -> bool:

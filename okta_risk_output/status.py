@@ -14,8 +14,8 @@ def render_status(report: dict[str, Any]) -> str:
     rows = [
         ("spool", report["spool"]),
         (
-            "events waiting",
-            f"{report['events']} (HIGH {levels['HIGH']}, MEDIUM "
+            "signals waiting",
+            f"{report['signals']} (HIGH {levels['HIGH']}, MEDIUM "
             f"{levels['MEDIUM']}, LOW {levels['LOW']})",
         ),
         ("in flight", str(report["in_flight"])),

@@ -33,9 +33,8 @@ SLICE = 300
 
 
 def seq_line(n: int) -> str:
-    return json.dumps(
-        {"ip": f"203.0.113.{n % 250 + 1}", "riskLevel": "MEDIUM", "message": f"seq {n}"}
-    )
+    # One address per number, so that no two numbers coalesce into one signal.
+    return json.dumps({"ip": f"2001:db8::{n:x}", "riskLevel": "MEDIUM", "message": f"seq {n}"})
 
 
 def start(
@@ -138,7 +137,7 @@ def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: 
     assert "abandoned" in text and "summary" in text
     with sqlite3.connect(tmp_path / "spool.db") as db:
         totals = dict(db.execute("SELECT name, value FROM totals").fetchall())
-        (live,) = db.execute("SELECT count(*) FROM events").fetchone()
+        (live,) = db.execute("SELECT count(*) FROM signals").fetchone()
     # Reading stopped at the signal; what was accepted is all still spooled, since the
     # request in flight never got its answer.
     assert live == totals["accepted"] > 0 and totals["delivered"] == 0

@@ -20,6 +20,14 @@ TOKEN = "cli-test-token"
 SIGNAL = b'{"ip": "203.0.113.5", "riskLevel": "HIGH", "message": "EDR C2 beacon"}\n'
 
 
+def signals(count: int) -> bytes:
+    """Signals for distinct addresses (repeats of one address would coalesce)."""
+    return b"".join(
+        b'{"ip": "203.0.113.%d", "riskLevel": "HIGH", "message": "EDR C2 beacon"}\n' % (n + 10)
+        for n in range(count)
+    )
+
+
 @pytest.fixture(autouse=True)
 def own_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own default spool location, never the user's."""
@@ -46,10 +54,10 @@ def emu() -> Any:
 
 def test_run_delivers_from_stdin_and_keeps_stdout_empty(tmp_path: Path, emu: Emulator) -> None:
     env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
-    done = program("run", "--dead-letter", str(tmp_path / "dl.jsonl"), stdin=SIGNAL * 3, env=env)
+    done = program("run", "--dead-letter", str(tmp_path / "dl.jsonl"), stdin=signals(3), env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b""
-    assert emu.state.stats()["events"] == 3
+    assert emu.state.stats()["subjects"] == 3
     lines = done.stderr.decode().splitlines()
     assert lines and all(line.split(" ", 1)[0] in ("INFO", "WARN", "ERROR") for line in lines)
     assert "summary lines=3" in lines[-1]
@@ -60,9 +68,9 @@ def test_files_and_dash_mix(tmp_path: Path, emu: Emulator) -> None:
     first.write_bytes(SIGNAL)
     env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
     dead = str(tmp_path / "dl.jsonl")
-    done = program("run", "--dead-letter", dead, str(first), "-", stdin=SIGNAL * 2, env=env)
+    done = program("run", "--dead-letter", dead, str(first), "-", stdin=signals(2), env=env)
     assert done.returncode == 0, done.stderr
-    assert emu.state.stats()["events"] == 3
+    assert emu.state.stats()["subjects"] == 3
 
 
 def test_a_rejected_token_exits_3_and_never_shows_the_token(tmp_path: Path, emu: Emulator) -> None:
@@ -124,15 +132,15 @@ def test_the_default_spool_is_under_xdg_state_home(tmp_path: Path, emu: Emulator
 def test_enqueue_needs_no_org_and_drain_delivers_it(tmp_path: Path, emu: Emulator) -> None:
     spool = str(tmp_path / "spool.db")
     dead = str(tmp_path / "dl.jsonl")
-    queued = program("enqueue", "--spool", spool, "--dead-letter", dead, stdin=SIGNAL * 4)
+    queued = program("enqueue", "--spool", spool, "--dead-letter", dead, stdin=signals(4))
     assert queued.returncode == 0, queued.stderr
-    assert b"spooled=4" in queued.stderr and emu.state.stats()["events"] == 0
+    assert b"spooled=4" in queued.stderr and emu.state.stats()["subjects"] == 0
     shown = program("status", "--spool", spool, "--json")
     report = json.loads(shown.stdout)
-    assert report["events"] == 4 and report["by_risk_level"]["HIGH"] == 4
+    assert report["signals"] == 4 and report["by_risk_level"]["HIGH"] == 4
     env = {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": TOKEN}
     drained = program("drain", "--spool", spool, "--dead-letter", dead, env=env)
     assert drained.returncode == 0, drained.stderr
-    assert emu.state.stats()["events"] == 4
+    assert emu.state.stats()["subjects"] == 4
     table = program("status", "--spool", spool).stdout.decode()
-    assert "events waiting" in table and "delivered 4" in table
+    assert "signals waiting" in table and "delivered 4" in table

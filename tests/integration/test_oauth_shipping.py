@@ -83,7 +83,7 @@ def test_a_refused_client_pauses_delivery_keeps_the_spool_and_exits_clearly(
     )
     with Emulator(config) as emu:
         status, shipper = ship(tmp_path, emu.url, client_id, key_file)
-        assert emu.state.stats()["events"] == 0
+        assert emu.state.stats()["subjects"] == 0
     assert status is expected
     assert shipper.counters.snapshot()["spooled"] == 5
     assert not (tmp_path / "dl.jsonl").read_text()  # nothing dead-lettered: all kept

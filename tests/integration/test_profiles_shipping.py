@@ -48,10 +48,11 @@ def test_a_profile_delivers_its_signals_and_counts_what_it_skips(tmp_path: Path,
     sample, signals, skipped = EXPECTED[name]
     status, shipper, received = run(tmp_path, SAMPLES / sample, profile=name)
     assert status is ExitStatus.OK
-    events = [e for r in received for e in r["events"]]
+    subjects = [s for r in received for e in r["events"] for s in e["subjects"]]
     counts = shipper.counters.snapshot()
-    assert counts["delivered"] + counts["expired"] == signals == counts["spooled"]
-    assert len(events) == counts["delivered"]
+    assert counts["spooled"] == signals
+    assert counts["delivered"] + counts["expired"] + counts["coalesced"] == signals
+    assert len(subjects) == counts["delivered"]
     assert shipper.counters.skipped_by_reason == skipped
     assert counts["invalid"] == 0
 
@@ -99,7 +100,7 @@ def test_allow_non_global_ips_sends_them(tmp_path: Path) -> None:
         tmp_path, signal("10.0.0.1") + signal("127.0.0.1"), allow_non_global_ips="1"
     )
     assert status is ExitStatus.OK and shipper.counters.skipped == 0
-    assert sum(len(r["events"]) for r in received) == 2
+    assert sum(len(e["subjects"]) for r in received for e in r["events"]) == 2
 
 
 def test_messages_are_sanitised_unless_strict(tmp_path: Path) -> None:

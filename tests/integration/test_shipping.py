@@ -106,6 +106,7 @@ def assert_conserved(spool: Spool) -> None:
         + totals["dead_lettered"]
         + totals["expired"]
         + totals["dropped"]
+        + totals["coalesced"]
         + spool.live()
     ), totals
 
@@ -127,10 +128,13 @@ def test_happy_path_delivers_every_sample_in_full_batches(
         received = emu.state.requests()
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
-    # Some samples carry an expiresAt of 2026-11-27; once it has passed they expire unsent.
-    assert counts["delivered"] + counts["expired"] == 320
-    assert stats["events"] == counts["delivered"] and stats["throttled"] == 0
-    assert all(len(r["events"]) == 20 for r in received[:-1])
+    # 300 signals and 20 RiskEvents of 128 subjects: 428 signals. Some samples carry an
+    # expiresAt of 2026-11-27 (expired unsent once it has passed); repeated IPs coalesce.
+    assert counts["delivered"] + counts["expired"] + counts["coalesced"] == 428
+    assert counts["coalesced"] > 0
+    assert stats["subjects"] == counts["delivered"] and stats["throttled"] == 0
+    assert all(len(r["events"]) <= 20 for r in received)
+    assert all(len(e["subjects"]) <= 50 for r in received for e in r["events"])
     assert dead_letters(tmp_path) == []
     # Normalised on the way: every timestamp is UTC with milliseconds.
     stamps = [e["timestamp"] for r in received for e in r["events"] if "timestamp" in e]
@@ -148,7 +152,9 @@ def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_pa
     # Accepted: the BOM line, the CRLF line, and two messages sanitised (lines 21 and 22).
     lines = (counts["lines"], counts["blank"], counts["spooled"], counts["invalid"])
     assert lines == (29, 5, 4, 20)
-    assert {"198.51.100.7", "203.0.113.9"} <= set(delivered) and len(delivered) == 4
+    # Lines 21 and 22 name the same address: the second is coalesced into the first.
+    assert {"198.51.100.7", "203.0.113.9"} <= set(delivered) and len(delivered) == 3
+    assert counts["coalesced"] == 1
     entries = {e["line"]: e for e in dead_letters(tmp_path)}
     assert len(entries) == 20 and not {21, 22} & set(entries)
     for entry in entries.values():
@@ -170,7 +176,7 @@ def test_429_waits_until_reset_by_the_servers_date(tmp_path: Path) -> None:
     with Emulator(config, clock=lambda: frozen) as emu:
         client = RecordingClient(emu.url, clock)
         status, shipper = ship(tmp_path, emu.url, signal_lines(5), clock=clock, client=client)
-        assert emu.state.stats()["events"] == 5
+        assert emu.state.stats()["subjects"] == 5
     assert status is ExitStatus.OK
     # Reset is the window's end, 10 s after the server's Date; +1 s as Okta's SDKs do.
     first, second = client.sent_at
@@ -184,7 +190,7 @@ def test_503_twice_then_success_backs_off_within_the_policy(tmp_path: Path) -> N
     with emulator(script=(503, 503)) as emu:
         client = RecordingClient(emu.url, clock)
         status, shipper = ship(tmp_path, emu.url, signal_lines(3), clock=clock, client=client)
-        assert emu.state.stats()["events"] == 3
+        assert emu.state.stats()["subjects"] == 3
     assert status is ExitStatus.OK
     counts = shipper.counters.snapshot()
     assert (counts["retries"], counts["requests"], counts["delivered"]) == (2, 3, 3)
@@ -211,7 +217,7 @@ def test_network_errors_are_retried_until_given_up(tmp_path: Path) -> None:
 def test_one_poison_event_among_twenty_is_isolated_by_bisection(tmp_path: Path) -> None:
     with emulator(reject_ips=frozenset({POISON})) as emu:
         status, shipper = ship(tmp_path, emu.url, signal_lines(20, poison_at=13))
-        received = [e for r in emu.state.requests() for e in r["events"]]
+        received = [s for r in emu.state.requests() for e in r["events"] for s in e["subjects"]]
     assert status is ExitStatus.OK
     assert len(received) == 19
     assert POISON not in json.dumps(received)
@@ -238,20 +244,20 @@ def test_401_403_404_pause_delivery_keep_the_spool_and_resume_once_fixed(
 ) -> None:
     with emulator(**config) as emu:
         status, shipper = ship(tmp_path, emu.url, signal_lines(45))
-        assert emu.state.stats()["events"] == 0
+        assert emu.state.stats()["subjects"] == 0
     assert status is expected
     counts = shipper.counters.snapshot()
     assert counts["delivered"] == 0 and counts["requests"] == 1 and counts["spooled"] == 45
     assert dead_letters(tmp_path) == []
     text = logs.getvalue()
     assert "ERROR delivery stopped: HTTP" in text and hint in text
-    assert re.search(r"\d+ events stay in the spool", text)
+    assert re.search(r"\d+ signals stay in the spool", text)
     # The credential appears nowhere: not in the logs.
     assert TOKEN not in text
     # Fixed (a healthy org): a drain on the same spool delivers everything.
     with emulator() as healthy:
         status, shipper = ship(tmp_path, healthy.url, b"", mode="drain")
-        assert healthy.state.stats()["events"] == 45
+        assert healthy.state.stats()["subjects"] == 45
     assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 45
 
 
@@ -259,7 +265,12 @@ def test_the_rate_is_never_exceeded_over_several_windows(tmp_path: Path) -> None
     rate = parse_rate("5/s")
     with emulator(rate=rate) as emu:
         status, _ = ship(
-            tmp_path, emu.url, signal_lines(17), rate_limit="5/s", max_events_per_request="1"
+            tmp_path,
+            emu.url,
+            signal_lines(17),
+            rate_limit="5/s",
+            max_events_per_request="1",
+            max_subjects_per_event="1",
         )
         stats = emu.state.stats()
     assert status is ExitStatus.OK
@@ -282,7 +293,7 @@ def test_a_partial_batch_goes_out_after_linger_while_input_stays_open(tmp_path: 
         with os.fdopen(write_end, "wb") as writer:
             writer.write(signal_lines(1))
             writer.flush()
-            got_it = _wait_for(lambda: emu.state.stats()["events"] == 1)
+            got_it = _wait_for(lambda: emu.state.stats()["subjects"] == 1)
         worker.join(10)
         shipper.close()
     assert got_it, "the lone event was not sent while the input stayed open"
@@ -350,7 +361,7 @@ def test_expired_events_are_never_sent_and_are_counted(tmp_path: Path) -> None:
     ).encode()
     with emulator() as emu:
         status, shipper = ship(tmp_path, emu.url, expired + b"\n" + signal_lines(2))
-        sent = emu.state.stats()["events"]
+        sent = emu.state.stats()["subjects"]
     assert status is ExitStatus.OK and sent == 2
     assert shipper.counters.snapshot()["expired"] == 1
 
@@ -363,7 +374,7 @@ def test_enqueue_then_drain(tmp_path: Path) -> None:
     spooler.close()
     with emulator() as emu:
         status, shipper = ship(tmp_path, emu.url, b"", mode="drain")
-        assert emu.state.stats()["events"] == 30
+        assert emu.state.stats()["subjects"] == 30
     assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 30
 
 
@@ -384,11 +395,13 @@ def test_an_outage_for_the_whole_input_loses_nothing_across_restarts(tmp_path: P
     # 1. Nothing listens: connection refused for the whole input; stop after 30 s.
     with emulator() as gone:
         url = gone.url
-    status, first = ship(tmp_path, url, lines, clock=clock, eof_timeout="30s")
+    status, first = ship(tmp_path, url, lines, clock=clock, eof_timeout="30s", max_backoff="1s")
     assert status is ExitStatus.OK and first.counters.snapshot()["spooled"] == 60
     # 2. Restarted against an org answering 503: still nothing lost, nothing dead-lettered.
     with emulator(fail_rate=1.0) as failing:
-        status, second = ship(tmp_path, failing.url, b"", clock=clock, eof_timeout="30s")
+        status, second = ship(
+            tmp_path, failing.url, b"", clock=clock, eof_timeout="30s", max_backoff="1s"
+        )
         assert failing.state.stats()["requests"] > 0
     assert status is ExitStatus.OK and second.counters.snapshot()["delivered"] == 0
     # 3. Healed: a restart delivers all of it.
@@ -442,7 +455,7 @@ def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path)
             max_events_per_request="5",
             linger="0s",
         )
-        assert emu.state.stats()["events"] == 60
+        assert emu.state.stats()["subjects"] == 60
     counts = shipper.counters.snapshot()
     assert status is ExitStatus.OK
     assert (counts["spooled"], counts["refused"], counts["evicted"]) == (60, 0, 0)

@@ -80,6 +80,8 @@ def test_each_line_is_counted_exactly_once(
         )
         shipper = Shipper(config, clock=SystemClock())
         status = shipper.run([Source("<stdin>", io.BytesIO(data))])
+        totals = shipper.spool.totals()
+        left = shipper.spool.live()
         shipper.close()
         entries = dead_letter.read_text().splitlines()
     counts = shipper.counters.snapshot()
@@ -91,5 +93,8 @@ def test_each_line_is_counted_exactly_once(
         counts["blank"] + counts["invalid"] + counts["skipped"] + counts["spooled"]
         == counts["lines"]
     )
-    assert counts["delivered"] == counts["spooled"] == emu.state.stats()["events"]
+    # Signals (one per subject): each accepted one was delivered or merged into another.
+    assert left == 0
+    assert totals["accepted"] == totals["delivered"] + totals["coalesced"] + totals["expired"]
+    assert counts["delivered"] == totals["delivered"] == emu.state.stats()["subjects"]
     assert len(entries) == counts["invalid"]

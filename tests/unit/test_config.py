@@ -16,7 +16,7 @@ def test_defaults() -> None:
     settings = build_settings({}, ENV)
     assert settings.org_url == "https://example.okta.com"
     assert str(settings.rate) == "30/min"
-    assert settings.max_events_per_request == 20
+    assert (settings.packing.max_events, settings.packing.max_subjects) == (20, 50)
     assert settings.linger == 2.0
     assert settings.default_expires_in is None
     assert settings.retry.max_retry_age is None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import requests
 from conftest import FakeClock
 
-from okta_risk_output.ratelimit import RateLimiter
+from okta_risk_output.ratelimit import RateLimiter, ServerBudget, read_budget
 from okta_risk_output.units import Rate
 
 
@@ -52,3 +53,48 @@ def test_a_block_holds_every_request_until_it_ends() -> None:
     assert limiter.delay() == 8.0
     limiter.block_for(1.0)  # a shorter block never shortens a longer one
     assert limiter.delay() == 8.0
+
+
+def budget(remaining: int, reset_in: float, limit: int = 30) -> ServerBudget:
+    return ServerBudget(limit=limit, remaining=remaining, reset_in=reset_in)
+
+
+def test_oktas_remaining_budget_slows_us_when_it_is_tighter() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Rate(30, 60.0), clock)
+    limiter.started()
+    # Another client took most of the window: 5 left for the next 40 s -> one per 8 s.
+    assert limiter.finished(budget(5, 40.0)) == 8.0
+    assert limiter.delay() == 8.0
+    clock.advance(8.0)
+    assert limiter.delay() == 0.0
+
+
+def test_no_request_once_remaining_is_zero_until_reset_has_passed() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Rate(30, 60.0), clock)
+    limiter.started()
+    limiter.finished(budget(0, 17.0))
+    assert limiter.delay() == 18.0  # Reset, plus a second for clock skew
+
+
+def test_a_concurrency_limit_budget_is_not_planned_on() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Rate(30, 60.0), clock)
+    limiter.started()
+    assert limiter.finished(budget(0, 50.0, limit=0)) is None
+    assert limiter.delay() == 2.0  # only the local spacing
+
+
+def test_the_budget_is_read_from_headers_at_their_smallest_on_the_servers_clock() -> None:
+    answer = requests.Response()
+    answer.headers.update(
+        {
+            "X-Rate-Limit-Limit": "30, 600",
+            "X-Rate-Limit-Remaining": "12, 500",
+            "X-Rate-Limit-Reset": "1795773640, 1795773700",
+            "Date": "Fri, 27 Nov 2026 10:00:00 GMT",  # epoch 1795773600
+        }
+    )
+    assert read_budget(answer, local_now=0.0) == budget(12, 40.0)
+    assert read_budget(requests.Response(), local_now=0.0) is None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from okta_risk_output.errors import LocalWriteError
-from okta_risk_output.spool import SCHEMA_VERSION, Spool, SpoolLimits, risk_rank
+from okta_risk_output.spool import SCHEMA_VERSION, Spool, SpoolPolicy, risk_rank
 
 NOW = 1_800_000_000.0
 
@@ -23,16 +23,22 @@ def event(level: str = "HIGH", ip: str = "192.0.2.1", expires: str | None = None
 
 
 def fill(spool: Spool, *levels: str) -> None:
+    """One signal per level given, each for its own IP (so none coalesces)."""
     for n, level in enumerate(levels, start=1):
-        assert spool.put(event(level), source="t", line=n, now=NOW + n).accepted
+        made = event(level, ip=f"192.0.2.{n}")
+        assert spool.put(made, source="t", line=n, now=NOW + n).accepted
+
+
+def take(spool: Spool, limit: int, now: float, seconds: float = 60) -> Any:
+    return spool.lease(now, seconds, lambda candidates: candidates[:limit])
 
 
 def lines_in(spool: Spool, now: float = NOW + 100) -> list[int]:
-    lease = spool.lease(1000, now, 60)
+    lease = take(spool, 1000, now)
     if lease is None:
         return []
-    spool.release(lease.events)
-    return [e.line for e in lease.events]
+    spool.release(lease.signals)
+    return [s.line for s in lease.signals]
 
 
 @pytest.fixture
@@ -40,10 +46,8 @@ def spool(tmp_path: Path) -> Spool:
     return Spool(str(tmp_path / "spool.db"))
 
 
-def test_rank_is_the_highest_level_of_any_subject() -> None:
-    assert risk_rank(event("LOW")) == 2
-    assert risk_rank({"subjects": [{"riskLevel": "LOW"}, {"riskLevel": "MEDIUM"}]}) == 1
-    assert risk_rank({"subjects": [{"riskLevel": "HIGH"}, {"riskLevel": "LOW"}]}) == 0
+def test_rank_orders_high_first() -> None:
+    assert [risk_rank(level) for level in ("HIGH", "MEDIUM", "LOW")] == [0, 1, 2]
 
 
 def test_a_committed_event_survives_reopening(tmp_path: Path) -> None:
@@ -52,9 +56,10 @@ def test_a_committed_event_survives_reopening(tmp_path: Path) -> None:
     first.put(event(), source="a.jsonl", line=7, now=NOW)
     first.close()
     again = Spool(path)
-    lease = again.lease(20, NOW, 60)
+    lease = take(again, 20, NOW)
     assert lease is not None
-    assert [(e.source, e.line, e.event) for e in lease.events] == [("a.jsonl", 7, event())]
+    (signal,) = lease.signals
+    assert (signal.source, signal.line, signal.as_event()) == ("a.jsonl", 7, event())
     assert again.totals()["accepted"] == 1
 
 
@@ -65,20 +70,20 @@ def test_leases_go_highest_risk_first_then_oldest(spool: Spool) -> None:
 
 def test_two_leases_never_share_an_event_and_an_expired_lease_returns(spool: Spool) -> None:
     fill(spool, "HIGH", "HIGH", "HIGH")
-    first = spool.lease(2, NOW, 60)
-    second = spool.lease(2, NOW, 60)
+    first = take(spool, 2, NOW)
+    second = take(spool, 2, NOW)
     assert first is not None and second is not None
-    assert [e.line for e in first.events] == [1, 2] and [e.line for e in second.events] == [3]
-    assert spool.lease(2, NOW + 59, 60) is None
-    taken_over = spool.lease(5, NOW + 61, 60)
-    assert taken_over is not None and [e.line for e in taken_over.events] == [1, 2, 3]
+    assert [s.line for s in first.signals] == [1, 2] and [s.line for s in second.signals] == [3]
+    assert take(spool, 2, NOW + 59) is None
+    taken_over = take(spool, 5, NOW + 61)
+    assert taken_over is not None and [s.line for s in taken_over.signals] == [1, 2, 3]
 
 
 def test_each_fate_is_counted_once(spool: Spool) -> None:
     fill(spool, "HIGH", "HIGH", "HIGH", "HIGH")
-    lease = spool.lease(4, NOW, 60)
+    lease = take(spool, 4, NOW)
     assert lease is not None
-    one, two, three, four = lease.events
+    one, two, three, four = lease.signals
     assert spool.ack([one, two]) == 2
     assert spool.ack([one]) == 0  # already gone: not counted twice
     assert spool.dead([three]) == 1
@@ -94,33 +99,36 @@ def test_each_fate_is_counted_once(spool: Spool) -> None:
 
 def test_expired_events_are_never_leased_and_are_counted(spool: Spool) -> None:
     spool.put(event(expires="2027-01-15T08:00:10.000Z"), source="t", line=1, now=NOW)
-    spool.put(event(), source="t", line=2, now=NOW)
+    spool.put(event(ip="192.0.2.2"), source="t", line=2, now=NOW)
     assert lines_in(spool, now=NOW + 20) == [2]
     assert spool.expire(NOW + 20) == [("t", 1)]
     assert spool.totals()["expired"] == 1 and spool.live() == 1
 
 
 def test_drop_lowest_risk_never_drops_a_high_while_lower_remain(tmp_path: Path) -> None:
-    spool = Spool(str(tmp_path / "s.db"), limits=SpoolLimits(max_events=3))
+    spool = Spool(str(tmp_path / "s.db"), policy=SpoolPolicy(max_events=3))
     fill(spool, "HIGH", "LOW", "MEDIUM")
-    result = spool.put(event("HIGH"), source="t", line=4, now=NOW + 4)
+    result = spool.put(event("HIGH", ip="192.0.2.4"), source="t", line=4, now=NOW + 4)
     assert (result.accepted, result.evicted) == (True, 1)
     assert lines_in(spool) == [1, 4, 3]  # the LOW went first
-    result = spool.put(event("HIGH"), source="t", line=5, now=NOW + 5)
+    result = spool.put(event("HIGH", ip="192.0.2.5"), source="t", line=5, now=NOW + 5)
     assert lines_in(spool) == [1, 4, 5]  # then the MEDIUM
     # Full of HIGH: a new LOW is the lowest-ranked, so it is the one refused.
-    assert spool.put(event("LOW"), source="t", line=6, now=NOW + 6).accepted is False
+    assert (
+        spool.put(event("LOW", ip="192.0.2.6"), source="t", line=6, now=NOW + 6).accepted is False
+    )
     # A new HIGH replaces the oldest HIGH.
-    assert spool.put(event("HIGH"), source="t", line=7, now=NOW + 7).evicted == 1
+    assert spool.put(event("HIGH", ip="192.0.2.7"), source="t", line=7, now=NOW + 7).evicted == 1
     assert lines_in(spool) == [4, 5, 7]
     assert spool.totals()["dropped"] == 3
 
 
 def test_reject_new_and_byte_limits(tmp_path: Path) -> None:
-    spool = Spool(str(tmp_path / "s.db"), limits=SpoolLimits(max_bytes=80, overflow="reject-new"))
+    # A signal costs its address and message plus 64 bytes: 74 for these.
+    spool = Spool(str(tmp_path / "s.db"), policy=SpoolPolicy(max_bytes=100, overflow="reject-new"))
     assert spool.put(event(), source="t", line=1, now=NOW).accepted
-    assert spool.put(event(), source="t", line=2, now=NOW).accepted is False
-    assert spool.has_room()  # 27 bytes left: a smaller event would still fit
+    assert spool.put(event(ip="192.0.2.2"), source="t", line=2, now=NOW).accepted is False
+    assert spool.has_room()  # 26 bytes left: a smaller signal would still fit
     assert spool.totals()["dropped"] == 0
 
 
@@ -128,10 +136,10 @@ def test_leases_of_a_dead_process_return_at_once(tmp_path: Path) -> None:
     path = str(tmp_path / "s.db")
     spool = Spool(path)
     fill(spool, "HIGH")
-    lease = spool.lease(1, NOW, 3600)
+    lease = take(spool, 1, NOW, 3600)
     assert lease is not None
     with sqlite3.connect(path) as db:  # as if a process that has exited held it
-        db.execute("UPDATE events SET lease_id = ?", (f"{os.uname().nodename}:999999999:x",))
+        db.execute("UPDATE signals SET lease_id = ?", (f"{os.uname().nodename}:999999999:x",))
     spool.close()
     assert lines_in(Spool(path), now=NOW + 1) == [1]
 
@@ -164,10 +172,10 @@ def test_a_damaged_spool_is_moved_aside_and_a_new_one_started(
 
 def test_a_full_disk_is_an_error_not_a_silent_loss(tmp_path: Path) -> None:
     spool = Spool(str(tmp_path / "s.db"), max_pages=40)
-    big = event(ip="192.0.2.9")
-    big["subjects"][0]["message"] = "x" * 500
     with pytest.raises(LocalWriteError, match="cannot write the spool"):
         for n in range(10_000):
+            big = event(ip=f"2001:db8::{n:x}")
+            big["subjects"][0]["message"] = "x" * 500
             spool.put(big, source="t", line=n, now=NOW)
     accepted = spool.totals()["accepted"]
     assert accepted == spool.live() > 0  # what was accepted is all there
@@ -181,3 +189,89 @@ def _set_version(path: Path, version: int) -> None:
 def _drop_table(path: Path, table: str) -> None:
     with sqlite3.connect(path) as db:
         db.execute(f"DROP TABLE {table}")
+
+
+def subject_of(spool: Spool) -> Any:
+    lease = take(spool, 10, NOW + 100)
+    assert lease is not None
+    spool.release(lease.signals)
+    return [s.as_event() for s in lease.signals]
+
+
+def test_a_repeated_ip_merges_highest_level_latest_expiry_both_messages(spool: Spool) -> None:
+    first = event("LOW", expires="2027-01-15T09:00:00.000Z")
+    first["subjects"][0]["message"] = "Port scan"
+    first["timestamp"] = "2027-01-15T07:59:00.000Z"
+    second = event("HIGH", expires="2027-01-15T10:00:00.000Z")
+    second["subjects"][0]["message"] = "Password spray"
+    second["timestamp"] = "2027-01-15T07:59:30.000Z"
+    third = event("MEDIUM", expires="2027-01-15T08:30:00.000Z")
+    third["subjects"][0]["message"] = "Port scan"
+    for n, made in enumerate((first, second, third), start=1):
+        assert spool.put(made, source="t", line=n, now=NOW + n).coalesced == (n > 1)
+    assert subject_of(spool) == [
+        {
+            "timestamp": "2027-01-15T07:59:00.000Z",
+            "expiresAt": "2027-01-15T10:00:00.000Z",
+            "subjects": [
+                {"ip": "192.0.2.1", "riskLevel": "HIGH", "message": "Port scan - Password spray"}
+            ],
+        }
+    ]
+    totals = spool.totals()
+    assert (totals["accepted"], totals["coalesced"], spool.live()) == (3, 2, 1)
+
+
+def test_a_merged_message_stays_within_512_characters(spool: Spool) -> None:
+    for n, word in enumerate(("a" * 300, "b" * 300), start=1):
+        made = event()
+        made["subjects"][0]["message"] = word
+        spool.put(made, source="t", line=n, now=NOW)
+    (merged,) = subject_of(spool)
+    assert len(merged["subjects"][0]["message"]) == 512
+
+
+def test_no_expiry_on_either_side_means_okta_default_which_is_later(spool: Spool) -> None:
+    spool.put(event(expires="2027-01-15T09:00:00.000Z"), source="t", line=1, now=NOW)
+    spool.put(event(), source="t", line=2, now=NOW)
+    (merged,) = subject_of(spool)
+    assert "expiresAt" not in merged
+
+
+def test_coalescing_leaves_a_signal_in_flight_alone_and_can_be_bounded_or_off(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(str(tmp_path / "a.db"))
+    spool.put(event(), source="t", line=1, now=NOW)
+    in_flight = take(spool, 10, NOW)
+    assert spool.put(event(), source="t", line=2, now=NOW).coalesced == 0
+    assert in_flight is not None and spool.live() == 2
+    windowed = Spool(str(tmp_path / "b.db"), policy=SpoolPolicy(coalesce_window=60))
+    windowed.put(event(), source="t", line=1, now=NOW)
+    assert windowed.put(event(), source="t", line=2, now=NOW + 30).coalesced == 1
+    assert windowed.put(event(), source="t", line=3, now=NOW + 120).coalesced == 0
+    off = Spool(str(tmp_path / "c.db"), policy=SpoolPolicy(coalesce=False))
+    off.put(event(), source="t", line=1, now=NOW)
+    assert off.put(event(), source="t", line=2, now=NOW).coalesced == 0 and off.live() == 2
+
+
+def test_within_a_level_what_would_expire_waiting_goes_first(spool: Spool) -> None:
+    spool.put(event("LOW", ip="192.0.2.1"), source="t", line=1, now=NOW)
+    soon = event("LOW", ip="192.0.2.2", expires="2027-01-15T08:05:00.000Z")
+    spool.put(soon, source="t", line=2, now=NOW)
+    spool.put(event("HIGH", ip="192.0.2.3"), source="t", line=3, now=NOW)
+    lease = spool.lease(NOW, 60, lambda c: c, expiring_before=NOW + 600)
+    assert lease is not None and [s.line for s in lease.signals] == [3, 2, 1]
+    spool.release(lease.signals)
+    later = spool.lease(NOW, 60, lambda c: c, expiring_before=NOW + 60)
+    assert later is not None and [s.line for s in later.signals] == [3, 1, 2]
+
+
+def test_the_send_slot_is_shared_by_every_connection(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    one, two = Spool(path), Spool(path)
+    assert one.claim_send_slot(NOW, 2.0) == 0.0
+    assert two.claim_send_slot(NOW + 0.5, 2.0) == 1.5
+    two.defer_sending(NOW + 10)
+    assert one.claim_send_slot(NOW + 3, 2.0) == 7.0
+    assert one.claim_send_slot(NOW + 10, 2.0) == 0.0
