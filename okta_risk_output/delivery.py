@@ -31,6 +31,9 @@ from okta_risk_output.validation import SchemaError, request_validator
 
 __all__ = ["Deliverer"]
 
+_PREPARE_AHEAD = 0.2
+"""Seconds before a request's turn when its signals are leased and packed."""
+
 
 class Deliverer:
     def __init__(
@@ -73,19 +76,20 @@ class Deliverer:
             return None
         now = self._clock.time()
         self._expire(now)
-        ready, oldest, upcoming = self._spool.ready(now)
+        full = self._packing.max_signals
+        ready, oldest, upcoming = self._spool.ready(now, at_most=full)
         if ready == 0:
             return None if upcoming is None else max(0.0, upcoming - now)
         age = now - (oldest if oldest is not None else now)
-        full = self._packing.max_signals
         if not batch_due(ready, age, max_events=full, linger=self._linger, ended=input_ended):
             return self._linger - age
-        wait = self._turn(now)
-        if wait > 0:
-            return wait
-        # A signal that would expire before the requests ahead of it are sent goes first.
-        requests_ahead = ready // full + 1
-        horizon = now + requests_ahead * self._limiter.rate.interval
+        wait = self._limiter.delay()
+        if wait > _PREPARE_AHEAD:
+            return wait - _PREPARE_AHEAD
+        # The request is chosen and packed just before its turn, not after it: that work
+        # would otherwise stretch every interval. Within a level, a signal that would expire
+        # before its turn goes first; the spool estimates that turn from what is ahead of it.
+        horizon = now + (ready // full + 1) * self._limiter.rate.interval
         lease = self._spool.lease(now, self._lease_seconds, self._choose, expiring_before=horizon)
         if lease is not None:
             self._deliver(lease)
@@ -106,16 +110,14 @@ class Deliverer:
 
     def _deliver(self, lease: Lease) -> None:
         parts = [lease.signals]
-        first = True
         while parts:
             part = parts.pop()
-            if not first:
-                # The halves of a rejected request wait for their turn like any request.
-                if not self._wait_for_turn():
-                    self._spool.release(_with_rest(part, parts))
-                    return
+            # Every request waits for its turn: the first, and the halves of a rejected one.
+            if not self._wait_for_turn():
+                self._spool.release(_with_rest(part, parts))
+                return
+            if part is not lease.signals:
                 self._spool.extend(lease, self._clock.time(), self._lease_seconds)
-            first = False
             outcome = self._send(part)
             if outcome.action is not Action.STOP:
                 self._renewed = False
@@ -157,6 +159,7 @@ class Deliverer:
             causes = tuple(f"{e.path}: {e.message}" for e in problems)
             return Outcome(Action.REJECTED, "the request body fails the schema", causes=causes)
         self._limiter.started()
+        started = self._clock.time()
         response: requests.Response | None = None
         error: Exception | None = None
         try:
@@ -171,7 +174,7 @@ class Deliverer:
         if gap is not None and gap > self._limiter.rate.interval:
             # Okta's budget is tighter than ours (another client of the org spends it):
             # every process sharing the spool slows down.
-            self._spool.defer_sending(self._clock.time() + gap)
+            self._spool.defer_sending(started + gap)
         self._counters.add(requests=1)
         return classify(
             response,

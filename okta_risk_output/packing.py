@@ -19,6 +19,8 @@ from okta_risk_output.timestamps import format_utc
 
 __all__ = ["PackLimits", "Signal", "pack", "request_body"]
 
+_LEVELS = ("HIGH", "MEDIUM", "LOW")
+
 
 @dataclass(frozen=True)
 class Signal:
@@ -35,6 +37,11 @@ class Signal:
     line: int
     attempts: int = 0
     first_failure_at: float | None = None
+
+    @property
+    def level_rank(self) -> int:
+        """0 for HIGH, 1 for MEDIUM, 2 for LOW: the order requests are filled in."""
+        return _LEVELS.index(self.level) if self.level in _LEVELS else len(_LEVELS)
 
     def subject(self) -> dict[str, Any]:
         subject: dict[str, Any] = {"ip": self.ip, "riskLevel": self.level}

@@ -2,9 +2,11 @@
 never plans more requests than Okta says are left.
 
 Rules, all checked before every request:
-- a token bucket holding one token, refilled every `interval` (window / limit): requests
-  are spread evenly, so a HIGH signal arriving later never finds the window used up
-  (processes sharing a spool share this bucket through it: see Spool.claim_send_slot);
+- a token bucket refilled at the rate (one token every `interval` = window / limit) and
+  holding at most two: requests are spread evenly, so a HIGH signal arriving later never
+  finds the window used up, and a request that went out a little late does not push all
+  later ones back (processes sharing a spool share this bucket through it: see
+  Spool.claim_send_slot);
 - at most `limit` requests per `window` measured from the *end* of an earlier request to
   the *start* of a later one. Okta counts arrivals, which fall between the two, so this
   holds under any network delay, including a slow first connection;
@@ -28,7 +30,7 @@ from okta_risk_output.clock import Clock
 from okta_risk_output.retry import header_min
 from okta_risk_output.units import Rate
 
-__all__ = ["RateLimiter", "ServerBudget", "read_budget"]
+__all__ = ["RateLimiter", "ServerBudget", "next_token", "read_budget"]
 
 _SKEW = 1.0
 """Seconds added to a Reset: Okta's clock and ours may disagree a little."""
@@ -48,10 +50,27 @@ class ServerBudget:
         return self.limit == 0 and self.remaining == 0
 
     def gap(self) -> float:
-        """The spacing that spends what is left evenly until the window resets."""
+        """The spacing, from one request's start to the next, that spends what is left by
+        the time the window resets.
+
+        With Remaining at 0 nothing goes until Reset has passed (+1 s for skew): that is
+        the hard rule. Otherwise the spacing keeps the budget from running dry early;
+        `remaining` more requests fit before Reset, so they go at reset_in / (remaining + 1)
+        apart, the last just before it. Requests go one at a time and every answer brings a
+        new Remaining, so a plan that ends up too fast stops at 0, never at a 429.
+        """
         if self.remaining <= 0:
             return self.reset_in + _SKEW
-        return self.reset_in / self.remaining
+        # Reset and Date are whole seconds: the time left can look up to 2 s longer than it
+        # is, a lot in a short window, so the plan takes a second off.
+        return max(0.0, self.reset_in - _SKEW) / (self.remaining + 1)
+
+
+def next_token(previous: float, now: float, interval: float) -> float:
+    """When the token after the one just spent comes: one interval after the previous
+    token was due, or after now when that is further back than one interval (the bucket
+    holds at most two, so an idle spell cannot build up a burst)."""
+    return max(previous, now - interval) + interval
 
 
 def read_budget(response: requests.Response, local_now: float) -> ServerBudget | None:
@@ -77,6 +96,7 @@ class RateLimiter:
         self._next_token = float("-inf")
         self._blocked_until = float("-inf")
         self._server_next = float("-inf")
+        self._started = float("-inf")
         self._finished: deque[float] = deque(maxlen=rate.requests)
 
     def delay(self) -> float:
@@ -87,17 +107,18 @@ class RateLimiter:
         return max(0.0, earliest - self._clock.monotonic())
 
     def started(self) -> None:
-        self._next_token = self._clock.monotonic() + self.rate.interval
+        self._started = self._clock.monotonic()
+        self._next_token = next_token(self._next_token, self._started, self.rate.interval)
 
     def finished(self, budget: ServerBudget | None = None) -> float | None:
         """A request ended; `budget` is what its answer said. Returns the gap Okta's budget
-        asks for before the next request (for processes sharing the spool), if any."""
-        now = self._clock.monotonic()
-        self._finished.append(now)
+        asks for between this request's start and the next one's, if any."""
+        self._finished.append(self._clock.monotonic())
         if budget is None or budget.concurrency_limited:
             return None
         gap = budget.gap()
-        self._server_next = now + gap
+        # Okta counted the request when it arrived, near its start: measure from there.
+        self._server_next = self._started + gap
         return gap
 
     def block_for(self, seconds: float) -> None:

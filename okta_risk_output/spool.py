@@ -32,6 +32,7 @@ from typing import Any
 from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.logs import log
 from okta_risk_output.packing import Signal
+from okta_risk_output.ratelimit import next_token
 from okta_risk_output.timestamps import epoch_of
 
 __all__ = [
@@ -79,16 +80,25 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS signals_by_ip ON signals (ip)",
     "CREATE INDEX IF NOT EXISTS signals_by_expiry ON signals (expires_at)"
     " WHERE expires_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS signals_by_retry ON signals (next_attempt_at)",
 ]
 # Gauges kept beside the totals, so that no write has to count the whole table.
 _GAUGES = ("live_events", "live_bytes")
-_READY_BY_PRIORITY = (
-    "SELECT id, ip, rank, message, event_ts, expires_at, source, line, attempts,"
-    " first_failure_at FROM signals"
-    " WHERE (lease_id IS NULL OR lease_expires <= ?) AND next_attempt_at <= ?"
-    "   AND (expires_at IS NULL OR expires_at > ?)"
-    " ORDER BY rank, CASE WHEN expires_at < ? THEN expires_at END IS NULL,"
-    "   CASE WHEN expires_at < ? THEN expires_at END, id LIMIT ?"
+_READY = (
+    "(lease_id IS NULL OR lease_expires <= :now) AND next_attempt_at <= :now"
+    " AND (expires_at IS NULL OR expires_at > :now)"
+)
+_COLUMNS = "id, ip, rank, message, event_ts, expires_at, source, line, attempts, first_failure_at"
+# Both walk an index in order and stop at the LIMIT, however large the spool.
+_READY_BY_RANK = (
+    f"SELECT {_COLUMNS} FROM signals INDEXED BY signals_by_priority"  # noqa: S608 - constants
+    f" WHERE {_READY} ORDER BY rank, id LIMIT :limit"
+)
+_COUNT_READY = f"SELECT count(*) FROM (SELECT 1 FROM signals WHERE {_READY} LIMIT :limit)"  # noqa: S608
+_OLDEST_READY = f"SELECT accepted_at FROM signals WHERE {_READY} ORDER BY id LIMIT 1"  # noqa: S608
+_READY_EXPIRING = (
+    f"SELECT {_COLUMNS} FROM signals INDEXED BY signals_by_expiry"  # noqa: S608 - constants
+    f" WHERE expires_at < :horizon AND {_READY} ORDER BY expires_at LIMIT :limit"
 )
 
 
@@ -422,17 +432,23 @@ class Spool:
         would expire while waiting their turn) soonest first, then the oldest."""
         lease = Lease(id=f"{self._owner}:{uuid.uuid4().hex[:12]}", expires=now + seconds)
         horizon = float("-inf") if expiring_before is None else expiring_before
+        marks = {"now": now, "horizon": horizon, "limit": _CANDIDATES}
         with self._write() as db:
-            rows = db.execute(
-                _READY_BY_PRIORITY, (now, now, now, horizon, horizon, _CANDIDATES)
-            ).fetchall()
-            chosen = choose([_signal(row) for row in rows])
+            expiring = [_signal(row) for row in db.execute(_READY_EXPIRING, marks)]
+            soon = {s.id for s in expiring}
+            rest = [_signal(row) for row in db.execute(_READY_BY_RANK, marks)]
+            # Within a rank: what would expire waiting goes first, soonest first; then by age.
+            candidates = sorted(expiring, key=lambda s: s.level_rank) + [
+                s for s in rest if s.id not in soon
+            ]
+            candidates.sort(key=lambda s: s.level_rank)  # stable: keeps the order within ranks
+            chosen = choose(candidates)
             if not chosen:
                 return None
-            db.executemany(
-                "UPDATE signals SET lease_id = ?, lease_expires = ? WHERE id = ?",
-                [(lease.id, lease.expires, s.id) for s in chosen],
-            )
+            for chunk in _chunks([s.id for s in chosen]):
+                places = ",".join("?" * len(chunk))
+                sql = f"UPDATE signals SET lease_id = ?, lease_expires = ? WHERE id IN ({places})"  # noqa: S608 - only placeholders
+                db.execute(sql, (lease.id, lease.expires, *chunk))
         lease.signals = chosen
         return lease
 
@@ -475,14 +491,15 @@ class Spool:
                 _set_meta(db, "last_error", error)
 
     def claim_send_slot(self, now: float, interval: float) -> float:
-        """Shared pacing: 0 when this process may send now (the next slot is then `interval`
-        away for every process sharing the spool), else the seconds to wait."""
+        """Shared pacing, the token bucket of ratelimit.py kept here: 0 when this process may
+        send now (the next token is then taken for every process sharing the spool), else
+        the seconds to wait."""
         with self._write() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'next_send_at'").fetchone()
             next_at = float(row[0]) if row else float("-inf")
             if now < next_at:
                 return next_at - now
-            _set_meta(db, "next_send_at", repr(now + interval))
+            _set_meta(db, "next_send_at", repr(next_token(next_at, now, interval)))
             return 0.0
 
     def defer_sending(self, until: float) -> None:
@@ -524,18 +541,17 @@ class Spool:
 
     # -- reading -------------------------------------------------------------------------
 
-    def ready(self, now: float) -> tuple[int, float | None, float | None]:
-        """(signals ready to send now, accepted_at of the oldest of them, next retry time)."""
+    def ready(self, now: float, at_most: int) -> tuple[int, float | None, float | None]:
+        """(signals ready to send now, counted up to `at_most`; accepted_at of the oldest of
+        them; the next retry time). Cheap on a large spool: nothing is counted past at_most."""
         with self._lock:
-            count, oldest = self._db.execute(
-                "SELECT count(*), min(accepted_at) FROM signals"
-                " WHERE (lease_id IS NULL OR lease_expires <= ?) AND next_attempt_at <= ?",
-                (now, now),
-            ).fetchone()
+            marks = {"now": now, "limit": at_most}
+            (count,) = self._db.execute(_COUNT_READY, marks).fetchone()
+            row = self._db.execute(_OLDEST_READY, marks).fetchone()
             (upcoming,) = self._db.execute(
                 "SELECT min(next_attempt_at) FROM signals WHERE next_attempt_at > ?", (now,)
             ).fetchone()
-        return int(count), oldest, upcoming
+        return int(count), (row[0] if row else None), upcoming
 
     def live(self) -> int:
         """Signals still in the spool, in any state."""
@@ -588,19 +604,28 @@ def _gauge(db: sqlite3.Connection) -> tuple[int, int]:
 
 
 def _remove(db: sqlite3.Connection, ids: Sequence[int], total: str) -> int:
-    """Delete signals by id, counting them under `total`; returns how many were still there."""
+    """Delete signals by id, counting them under `total`; returns how many were still there
+    (one may be gone already: taken over after an expired lease, or expired)."""
     removed = removed_bytes = 0
-    for event_id in ids:
-        row = db.execute("SELECT size FROM signals WHERE id = ?", (event_id,)).fetchone()
-        if row is None:
-            continue  # already gone: taken over after an expired lease, or expired
-        db.execute("DELETE FROM signals WHERE id = ?", (event_id,))
-        removed += 1
-        removed_bytes += row[0]
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        count, size = db.execute(
+            f"SELECT count(*), coalesce(sum(size), 0) FROM signals WHERE id IN ({marks})",  # noqa: S608 - only placeholders
+            chunk,
+        ).fetchone()
+        db.execute(f"DELETE FROM signals WHERE id IN ({marks})", chunk)  # noqa: S608
+        removed += count
+        removed_bytes += size
     _bump(db, total, removed)
     _bump(db, "live_events", -removed)
     _bump(db, "live_bytes", -removed_bytes)
     return removed
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    """Ids in groups small enough for one statement's placeholders."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
 
 
 def _bump(db: sqlite3.Connection, name: str, amount: int, *, table: str = "totals") -> None:

@@ -197,6 +197,13 @@ class _LevelWordFormatter(logging.Formatter):
     help="Answer 404 E0000007, as an org where Okta switched the endpoint off.",
 )
 @click.option(
+    "--foreign-load",
+    metavar="RATE",
+    default=None,
+    callback=lambda ctx, param, value: None if value is None else _rate(ctx, param, value),
+    help="Another client of the org spending the same budget, e.g. 9/min.",
+)
+@click.option(
     "--client",
     "clients",
     metavar="CLIENT_ID=PATH",
@@ -250,6 +257,7 @@ def emulator_command(
     outage_mode: OutageMode,
     reject_ips: frozenset[str],
     endpoint_off: bool,
+    foreign_load: Rate | None,
     clients: tuple[RegisteredClient, ...],
     new_client_dir: Path | None,
     disabled_clients: tuple[str, ...],
@@ -279,6 +287,7 @@ def emulator_command(
             outage_mode=outage_mode,
             reject_ips=reject_ips,
             endpoint_off=endpoint_off,
+            foreign_load=foreign_load,
             verbose=verbose,
             clients=clients,
             disabled_clients=frozenset(disabled_clients),

@@ -96,6 +96,8 @@ class EmulatorConfig:
     outage_mode: OutageMode = "503"
     reject_ips: frozenset[str] = frozenset()
     endpoint_off: bool = False
+    foreign_load: Rate | None = None
+    """Another client of the org drawing on the same budget, e.g. 9/min."""
     verbose: bool = False
     clients: tuple[RegisteredClient, ...] = ()
     disabled_clients: frozenset[str] = frozenset()
@@ -165,12 +167,15 @@ class _Window:
     ends_at: float
     requests: int = 0
     throttled: int = 0
+    foreign: int = 0
+    """Requests another client of the org made in this window (--foreign-load)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "started_at": iso_ms(self.started_at),
             "requests": self.requests,
             "throttled": self.throttled,
+            "foreign": self.foreign,
         }
 
 
@@ -250,11 +255,12 @@ class EmulatorState:
             if window is None:
                 window = _Window(started_at=now, ends_at=now + self.config.window)
                 self._windows.append(window)
-            if window.requests >= limit and not force:
+            used = window.requests + self._foreign(window, now)
+            if used >= limit and not force:
                 window.throttled += 1
                 return Admission(False, RateInfo(limit, 0, math.ceil(window.ends_at)))
             window.requests += 1
-            remaining = max(0, limit - window.requests)
+            remaining = max(0, limit - used - 1)
             return Admission(True, RateInfo(limit, remaining, math.ceil(window.ends_at)))
 
     def peek(self, now: float) -> RateInfo:
@@ -265,7 +271,19 @@ class EmulatorState:
             if window is None:
                 # No window is open, so the next counted request would open one now.
                 return RateInfo(limit, limit, math.ceil(now + self.config.window))
-            return RateInfo(limit, max(0, limit - window.requests), math.ceil(window.ends_at))
+            used = window.requests + self._foreign(window, now)
+            return RateInfo(limit, max(0, limit - used), math.ceil(window.ends_at))
+
+    def _foreign(self, window: _Window, now: float) -> int:
+        """Requests another client of the org has made in this window by `now`: its rate,
+        spread evenly over the window (it draws on the same bucket as we do)."""
+        load = self.config.foreign_load
+        if load is None:
+            return 0
+        per_window = load.requests * self.config.window / load.per_seconds
+        elapsed = min(1.0, (now - window.started_at) / self.config.window)
+        window.foreign = min(self.config.limit, math.floor(per_window * elapsed))
+        return window.foreign
 
     def _current(self, now: float) -> _Window | None:
         if self._windows and now < self._windows[-1].ends_at:

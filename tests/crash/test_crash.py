@@ -185,7 +185,16 @@ def test_two_drain_processes_on_one_spool_deliver_each_event_once(tmp_path: Path
     config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.005)
     with Emulator(config) as emu:
         drains = [
-            start(tmp_path, emu.url, "drain", "--max-events-per-request", "5") for _ in range(2)
+            start(
+                tmp_path,
+                emu.url,
+                "drain",
+                "--max-events-per-request",
+                "5",
+                "--max-subjects-per-event",
+                "1",
+            )
+            for _ in range(2)
         ]
         outputs = [d.communicate(timeout=120)[1].decode() for d in drains]
         arrived = delivered_seqs(emu)

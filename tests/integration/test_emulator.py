@@ -132,7 +132,9 @@ def test_valid_request_is_accepted_recorded_and_counted(
         "subjects": 3,
         "by_status": {"202": 1},
         "throttled": 0,
-        "windows": [{"started_at": "2027-01-15T08:00:00.250Z", "requests": 1, "throttled": 0}],
+        "windows": [
+            {"started_at": "2027-01-15T08:00:00.250Z", "requests": 1, "throttled": 0, "foreign": 0}
+        ],
         "limit": 30,
         "window_seconds": 60.0,
     }
@@ -329,8 +331,8 @@ def test_rate_limit_windows_follow_the_clock(start: Start, wall: WallClock) -> N
 
     stats = emulator.state.stats()
     assert stats["windows"] == [
-        {"started_at": "2027-01-15T08:00:00.250Z", "requests": 3, "throttled": 2},
-        {"started_at": "2027-01-15T08:00:10.250Z", "requests": 1, "throttled": 0},
+        {"started_at": "2027-01-15T08:00:00.250Z", "requests": 3, "throttled": 2, "foreign": 0},
+        {"started_at": "2027-01-15T08:00:10.250Z", "requests": 1, "throttled": 0, "foreign": 0},
     ]
     assert stats["throttled"] == 2
     assert stats["by_status"] == {"202": 4, "429": 2}
@@ -445,3 +447,36 @@ def test_command_refuses_bad_options() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "--script" in result.stderr
+
+
+def test_a_foreign_client_spends_part_of_the_budget() -> None:
+    now = [START]
+    config = EmulatorConfig(
+        api_token=TOKEN,
+        rate=parse_rate("10/s"),
+        window_seconds=10.0,
+        foreign_load=parse_rate("3/s"),  # 30 a window, over the limit of 10: all of it
+    )
+    with Emulator(config, clock=lambda: now[0]) as emu:
+        answers = []
+        for _ in range(3):
+            answers.append(
+                requests.post(
+                    emu.url + ENDPOINT,
+                    json=[HIGH],
+                    timeout=HTTP_TIMEOUT,
+                    headers={"Authorization": f"SSWS {TOKEN}"},
+                )
+            )
+        now[0] += 2.0  # 20% of the window: the foreign client has used 6 of the 10
+        late = requests.post(
+            emu.url + ENDPOINT,
+            json=[HIGH],
+            timeout=HTTP_TIMEOUT,
+            headers={"Authorization": f"SSWS {TOKEN}"},
+        )
+        stats = emu.state.stats()
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert answers[0].headers["X-Rate-Limit-Remaining"] == "9"
+    assert late.status_code == 202 and late.headers["X-Rate-Limit-Remaining"] == "0"
+    assert stats["windows"][0]["foreign"] == 6

@@ -22,11 +22,22 @@ def send(limiter: RateLimiter, clock: FakeClock, latency: float = 0.0) -> float:
     return start
 
 
-def test_requests_are_spread_evenly() -> None:
+def test_requests_are_spread_evenly_after_a_burst_of_two() -> None:
     clock = FakeClock()
     limiter = RateLimiter(Rate(30, 60.0), clock)
     starts = [send(limiter, clock) for _ in range(5)]
-    assert [round(b - a, 6) for a, b in pairwise(starts)] == [2.0, 2.0, 2.0, 2.0]
+    assert [round(b - a, 6) for a, b in pairwise(starts)] == [0.0, 2.0, 2.0, 2.0]
+
+
+def test_a_late_request_does_not_push_the_next_ones_back() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Rate(30, 60.0), clock)
+    send(limiter, clock)
+    send(limiter, clock)
+    clock.advance(2.5)  # this one goes half a second late...
+    late = send(limiter, clock)
+    after = send(limiter, clock)
+    assert after - late == 1.5  # ...and the next catches up, back on the 2 s grid
 
 
 def test_no_window_ever_holds_more_than_the_limit_even_with_a_slow_first_request() -> None:
@@ -63,10 +74,12 @@ def test_oktas_remaining_budget_slows_us_when_it_is_tighter() -> None:
     clock = FakeClock()
     limiter = RateLimiter(Rate(30, 60.0), clock)
     limiter.started()
-    # Another client took most of the window: 5 left for the next 40 s -> one per 8 s.
-    assert limiter.finished(budget(5, 40.0)) == 8.0
-    assert limiter.delay() == 8.0
-    clock.advance(8.0)
+    # Another client took most of the window: 5 left for the next 49 s (48 after the
+    # second taken off for rounding) -> 6 gaps of 8 s, counted from this request's start.
+    clock.advance(0.5)  # the answer took half a second
+    assert limiter.finished(budget(5, 49.0)) == 8.0
+    assert limiter.delay() == 7.5
+    clock.advance(7.5)
     assert limiter.delay() == 0.0
 
 
@@ -81,6 +94,7 @@ def test_no_request_once_remaining_is_zero_until_reset_has_passed() -> None:
 def test_a_concurrency_limit_budget_is_not_planned_on() -> None:
     clock = FakeClock()
     limiter = RateLimiter(Rate(30, 60.0), clock)
+    send(limiter, clock)
     limiter.started()
     assert limiter.finished(budget(0, 50.0, limit=0)) is None
     assert limiter.delay() == 2.0  # only the local spacing
