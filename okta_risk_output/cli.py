@@ -328,6 +328,8 @@ def _run_with_signals(
     """
     result: list[ExitStatus] = []
     failure: list[BaseException] = []
+    signalled: list[str] = []
+    received = itertools.count()
 
     def target() -> None:
         try:
@@ -335,17 +337,15 @@ def _run_with_signals(
         except BaseException as exc:  # noqa: BLE001 - re-raised below, on the main thread
             failure.append(exc)
 
-    received = itertools.count()
-
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # One atomic step decides first or second: a second signal can run this handler
-        # nested inside the first one (between any two bytecodes), so nothing before the
-        # decision may be slow, and the first must set `stop` before it logs.
+        # No logging here: the interrupted code may hold the log handler's lock (say, a
+        # write to a stderr nobody reads), and a second signal must still end the process.
+        # One atomic step decides first or second, so a nested call cannot miss it.
         if next(received):
-            log.error("second %s: exiting now", signal.Signals(signum).name)
+            os.write(2, f"ERROR second {signal.Signals(signum).name}: exiting now\n".encode())
             os._exit(128 + signum)
+        signalled.append(signal.Signals(signum).name)
         stop.set()
-        log.info("received %s: shutting down", signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     # A daemon thread, so that an abandoned request cannot keep the process alive.
@@ -354,11 +354,13 @@ def _run_with_signals(
     try:
         # Short joins only: a signal the kernel hands to another thread reaches this
         # thread's handler only when it wakes, so a long join would sit on a second signal.
-        while worker.is_alive() and not stop.is_set():
+        while worker.is_alive() and not signalled:
             worker.join(_POLL)
-        deadline = time.monotonic() + settings.shutdown_timeout
-        while worker.is_alive() and time.monotonic() < deadline:
-            worker.join(_POLL)
+        if signalled:
+            log.info("received %s: shutting down", signalled[0])
+            deadline = time.monotonic() + settings.shutdown_timeout
+            while worker.is_alive() and time.monotonic() < deadline:
+                worker.join(_POLL)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -371,6 +371,17 @@ def _oauth(
         return None
 
 
+def _checked_token(value: str, where: str, problems: list[str]) -> Secret:
+    """A token must be one word of visible ASCII; anything else would be refused when put in
+    an HTTP header, and some libraries quote the header in their error. Never quoted here."""
+    if not all("!" <= c <= "~" for c in value):
+        problems.append(
+            f"{where} holds more than one word of visible ASCII (a second line, a space, a "
+            "control or non-ASCII character); it must hold the token alone"
+        )
+    return Secret(value)
+
+
 def _token(path: str | None, env_value: str | None, problems: list[str]) -> Secret:
     if path:
         try:
@@ -381,8 +392,8 @@ def _token(path: str | None, env_value: str | None, problems: list[str]) -> Secr
             return Secret("")
         if not value:
             problems.append(f"the API token file {path} is empty")
-        return Secret(value)
+        return _checked_token(value, f"the API token file {path}", problems)
     if env_value and env_value.strip():
-        return Secret(env_value.strip())
+        return _checked_token(env_value.strip(), "OKTA_API_TOKEN", problems)
     problems.append("the API token is missing: set OKTA_API_TOKEN or --api-token-file")
     return Secret("")

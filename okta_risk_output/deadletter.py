@@ -27,10 +27,21 @@ class DeadLetterFile:
         try:
             # Opened at start so that an unwritable path is a configuration error, not a
             # surprise on the first bad line.
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
+            self._file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
+            self._end_last_line()
         except OSError as exc:
             raise ConfigError([f"cannot open the dead-letter file {path}: {exc.strerror}"]) from exc
         self.written = 0
+
+    def _end_last_line(self) -> None:
+        """A write cut short (a full disk) may have left half a line: end it, so the next
+        entry starts on a line of its own."""
+        size = self._file.seek(0, 2)
+        if size:
+            self._file.seek(size - 1)
+            if self._file.read(1) != "\n":
+                self._file.write("\n")
+                self._file.flush()
 
     def write(
         self,
@@ -58,7 +69,9 @@ class DeadLetterFile:
                 entry["original_bytes"] = original_size
         if event is not None:
             entry["event"] = event
-        text = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # ASCII escapes: any text (a lone surrogate from a \\ud800 escape included) can
+        # be written, and the file stays valid UTF-8 JSON lines.
+        text = json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n"
         with self._lock:
             try:
                 self._file.write(text)

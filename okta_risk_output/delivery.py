@@ -135,10 +135,10 @@ class Deliverer:
                 )
             elif outcome.action is Action.REJECTED:
                 self._failures = 0
-                self._dead_letter_signals(
+                removed = self._dead_letter_signals(
                     part, "rejected_by_okta", outcome.causes or (outcome.reason,)
                 )
-                self._counters.add(rejected=len(part))
+                self._counters.add(rejected=removed)
             elif outcome.action is Action.RETRY:
                 self._retry_later(_with_rest(part, parts), outcome)
                 return
@@ -169,6 +169,11 @@ class Deliverer:
         except DeliveryStopped as exc:  # the OAuth token endpoint refused us for good
             self._limiter.finished()
             return Outcome(Action.STOP, str(exc), exc.status_code, exit_status=exc.exit_status)
+        except (ValueError, UnicodeError):
+            # The credential cannot go in a header. Not quoted: the error would quote it.
+            self._limiter.finished()
+            reason = "the credential cannot be sent in an HTTP header (invalid characters)"
+            return Outcome(Action.STOP, reason, exit_status=ExitStatus.AUTH_FAILED)
         budget = None if response is None else read_budget(response, self._clock.time())
         gap = self._limiter.finished(budget)
         if gap is not None and gap > self._limiter.rate.interval:
@@ -210,8 +215,7 @@ class Deliverer:
             too_old = [s for s in signals if now - (s.first_failure_at or now) >= max_age]
             if too_old:
                 reason = f"gave up after retrying for at least {max_age:g}s: {outcome.reason}"
-                self._dead_letter_signals(too_old, "gave_up", (reason,))
-                self._counters.add(gave_up=len(too_old))
+                self._counters.add(gave_up=self._dead_letter_signals(too_old, "gave_up", (reason,)))
                 signals = [s for s in signals if s not in too_old]
         log.warning("%s; retrying in %.1fs", outcome.reason, delay)
         self._spool.retry_later(signals, now=now, at=now + delay, error=outcome.reason)
@@ -237,7 +241,9 @@ class Deliverer:
 
     def _dead_letter_signals(
         self, signals: list[Signal], kind: str, causes: tuple[str, ...]
-    ) -> None:
+    ) -> int:
+        """Write each to the dead-letter file, then take them out of the spool; returns how
+        many were still there to take (another process may have delivered one meanwhile)."""
         prefix = "Okta: " if kind == "rejected_by_okta" else ""
         for signal in signals:
             self._dead_letter.write(
@@ -257,7 +263,7 @@ class Deliverer:
                 "; ".join(causes),
             )
         # Only once every entry is safely in the dead-letter file do they leave the spool.
-        self._spool.dead(signals)
+        return self._spool.dead(signals)
 
     def _expire(self, now: float) -> None:
         gone = self._spool.expire(now)

@@ -3,7 +3,8 @@
 - ConfigError: fatal before anything is read; fix the settings.
 - DeliveryStopped: Okta refused us in a way retrying cannot fix (401, 403, 404, ...);
   stop sending, keep what is undelivered, tell the operator what to check.
-- LocalWriteError: the dead-letter file could not be written; nothing more may be accepted.
+- LocalWriteError: the spool or the dead-letter file could not be written (or opened);
+  nothing more may be accepted.
 - RecordRejected: one input line is bad; dead-letter it and carry on.
 - RecordSkipped: one input line is, by design, not for Okta; count it and carry on.
 - OAuthError: the token endpoint refused the OAuth client (a DeliveryStopped); fix the app
@@ -32,7 +33,8 @@ class ExitStatus(enum.IntEnum):
     """Exit codes. README.md and `--help` print this same table."""
 
     OK = 0
-    """Every line read was delivered, dead-lettered or skipped as designed."""
+    """Every line read was spooled, skipped or dead-lettered as designed (what is not yet
+    delivered stays in the spool)."""
     UNEXPECTED = 1
     """A bug or an unforeseen failure; the message says where."""
     USAGE = 2
@@ -44,7 +46,7 @@ class ExitStatus(enum.IntEnum):
     ENDPOINT_MISSING = 5
     """Okta answered 404/405/410 or redirected: wrong org URL, or the endpoint is switched off."""
     LOCAL_WRITE_FAILED = 6
-    """The dead-letter file could not be written (disk full, permissions)."""
+    """The spool or the dead-letter file could not be written (disk full, permissions)."""
 
     @property
     def meaning(self) -> str:
@@ -52,13 +54,18 @@ class ExitStatus(enum.IntEnum):
 
 
 _MEANINGS = {
-    ExitStatus.OK: "every line read was delivered, dead-lettered or skipped as designed",
+    ExitStatus.OK: "done: every line read was spooled, skipped or dead-lettered as designed",
     ExitStatus.UNEXPECTED: "unexpected error (a bug or unforeseen failure)",
     ExitStatus.USAGE: "usage or configuration error; nothing was sent",
     ExitStatus.AUTH_FAILED: "delivery stopped: Okta rejected the credential (401)",
     ExitStatus.PERMISSION_DENIED: "delivery stopped: the credential may not send risk events (403)",
-    ExitStatus.ENDPOINT_MISSING: "delivery stopped: endpoint not found (404), maybe switched off",
-    ExitStatus.LOCAL_WRITE_FAILED: "the dead-letter file could not be written",
+    ExitStatus.ENDPOINT_MISSING: (
+        "delivery stopped: endpoint not found (404/405/410 or a redirect): wrong org URL, "
+        "or Okta switched the deprecated endpoint off"
+    ),
+    ExitStatus.LOCAL_WRITE_FAILED: (
+        "the spool or the dead-letter file could not be written (disk full, permissions)"
+    ),
 }
 
 

@@ -22,6 +22,7 @@ from okta_risk_output.metrics import Counters
 from okta_risk_output.reader import Line, read_lines
 from okta_risk_output.records import RecordMapper, is_blank
 from okta_risk_output.spool import Spool
+from okta_risk_output.validation import SchemaError
 
 __all__ = ["Intake", "LineOutcome", "Source"]
 
@@ -100,7 +101,12 @@ class Intake:
                 valid.append((len(outcomes), event, line))
                 outcomes.append(None)
         while valid:
-            if self._block and not self._wait_for_room():
+            index, event, line = valid[0]
+            if self._block and not self._spool.could_ever_hold(event):
+                outcomes[index] = self._count(line, False, 0, 0)  # waiting would never end
+                valid = valid[1:]
+                continue
+            if self._block and not self._wait_for_room(event):
                 for index, _, _ in valid:
                     outcomes[index] = LineOutcome.STOPPED
                 break
@@ -130,18 +136,22 @@ class Intake:
             log.debug("%s line %d: %s", line.source, line.number, skip)
             return LineOutcome.SKIPPED
         except RecordRejected as exc:
-            self._dead_letter.write(
-                now=now,
-                source=line.source,
-                line=line.number,
-                kind=exc.kind,
-                errors=exc.errors,
-                original=line.data,
-                original_size=line.size,
-            )
-            self._counters.add(lines=1, invalid=1)
-            self._rejections.rejected(f"{line.source} line {line.number}: {exc}")
-            return LineOutcome.DEAD_LETTERED
+            rejection = exc
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one line, not the input
+            log.error("%s line %d: unexpected %r; dead-lettered", line.source, line.number, exc)
+            rejection = RecordRejected("internal_error", [SchemaError("$", repr(exc)[:300])])
+        self._dead_letter.write(
+            now=now,
+            source=line.source,
+            line=line.number,
+            kind=rejection.kind,
+            errors=rejection.errors,
+            original=line.data,
+            original_size=line.size,
+        )
+        self._counters.add(lines=1, invalid=1)
+        self._rejections.rejected(f"{line.source} line {line.number}: {rejection}")
+        return LineOutcome.DEAD_LETTERED
 
     def _count(self, line: Line, accepted: bool, evicted: int, coalesced: int) -> LineOutcome:
         if coalesced:
@@ -161,10 +171,10 @@ class Intake:
         self._counters.add(lines=1, spooled=1)
         return LineOutcome.SPOOLED
 
-    def _wait_for_room(self) -> bool:
+    def _wait_for_room(self, event: dict[str, Any]) -> bool:
         """The block policy: hold these lines (and so the host) until delivery frees room."""
         waited = False
-        while not self._spool.has_room():
+        while not self._spool.has_room(event):
             if self._stop.is_set():
                 return False
             if not waited:
@@ -186,13 +196,16 @@ def _batches(lines: Iterator[Line], stop: threading.Event) -> Iterator[list[Line
     """Group lines into batches of what has already arrived, reading on a helper thread.
 
     The helper may block on a quiet pipe for ever; it is a daemon, so it never holds up
-    the exit, and lines it has read but not handed over were never accepted.
+    the exit, and lines it has read but not handed over were never accepted. It reads
+    ahead by at most _READ_AHEAD_BYTES of lines, so memory stays bounded.
     """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=4 * MAX_BATCH)
+    handoff: queue.Queue[Any] = queue.Queue()
+    budget = _ByteBudget(_READ_AHEAD_BYTES)
 
     def produce() -> None:
         try:
             for line in lines:
+                budget.take(len(line.data), stop)
                 handoff.put(line)
             handoff.put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
@@ -207,6 +220,7 @@ def _batches(lines: Iterator[Line], stop: threading.Event) -> Iterator[list[Line
         batch: list[Line] = []
         while isinstance(item, Line):
             batch.append(item)
+            budget.give(len(item.data))
             if len(batch) >= MAX_BATCH:
                 break
             try:
@@ -219,3 +233,26 @@ def _batches(lines: Iterator[Line], stop: threading.Event) -> Iterator[list[Line
             return
         if isinstance(item, _ReadFailed):
             raise item.error
+
+
+_READ_AHEAD_BYTES = 8 << 20
+
+
+class _ByteBudget:
+    """Bytes the reader may hold ahead of intake; one line always fits, however long."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held = 0
+        self._cond = threading.Condition()
+
+    def take(self, amount: int, stop: threading.Event) -> None:
+        with self._cond:
+            while self._held and self._held + amount > self._limit and not stop.is_set():
+                self._cond.wait(_STOP_POLL)
+            self._held += amount
+
+    def give(self, amount: int) -> None:
+        with self._cond:
+            self._held -= amount
+            self._cond.notify_all()

@@ -363,7 +363,8 @@ class TokenClient:
         if cached.dpop_key is not None and cached.scheme == "DPoP":
             try:
                 self._dpop_key = DPoPKey.from_private_jwk(cached.dpop_key)
-            except ConfigError:
+            except Exception:  # noqa: BLE001 - a bad cache is a WARN, never fatal
+                # Not ConfigError alone: a damaged JWK can fail deep in cryptography too.
                 log.warning(
                     "ignoring the token cache %s: its DPoP key is unusable", self._cache.path
                 )

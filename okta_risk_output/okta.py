@@ -45,18 +45,11 @@ class OktaClient:
             }
         )
 
-    def post(
-        self, events: list[dict[str, Any]], *, retry_of: str | None = None, attempt: int = 0
-    ) -> requests.Response:
+    def post(self, events: list[dict[str, Any]]) -> requests.Response:
         """POST one request body; raises requests.RequestException when no answer came."""
-        headers = {}
-        if attempt and retry_of:
-            # What Okta's own SDKs send, so Okta support can tie a retry to its original.
-            headers = {"X-Okta-Retry-For": retry_of, "X-Okta-Retry-Count": str(attempt)}
         return self._session.post(
             self.url,
             data=json.dumps(events, separators=(",", ":")).encode("utf-8"),
-            headers=headers,
             auth=self.auth,
             timeout=self._timeout,
             # requests would turn a redirected POST into a GET; a redirect is a config error.

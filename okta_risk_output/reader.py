@@ -34,15 +34,23 @@ def read_lines(stream: BinaryIO, source: str, max_bytes: int) -> Iterator[Line]:
     """
     number = 0
     while True:
-        raw = stream.readline(max_bytes + 1)
+        # Room for the content, a CR and the LF, and on the first line a byte-order mark:
+        # neither may push a line that is within the limit over it.
+        bom = len(_BOM) if number == 0 else 0
+        limit = max_bytes + 2 + bom
+        raw = stream.readline(limit)
         if not raw:
             return
         number += 1
-        if number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
-        if raw.endswith(b"\n") or len(raw) <= max_bytes:
-            data = raw.rstrip(b"\n").removesuffix(b"\r")
-            yield Line(source, number, data, len(data))
+        if bom and raw.startswith(_BOM):
+            raw = raw[bom:]
+            limit -= bom
+        if raw.endswith(b"\n") or len(raw) < limit:  # a whole line (the last may lack LF)
+            data = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if len(data) <= max_bytes:
+                yield Line(source, number, data, len(data))
+            else:
+                yield Line(source, number, data[:KEEP_OF_OVERSIZED], len(data), oversized=True)
             continue
         size = len(raw) + _discard_rest_of_line(stream)
         yield Line(source, number, raw[:KEEP_OF_OVERSIZED], size, oversized=True)

@@ -155,6 +155,8 @@ def _parse_object(text: str) -> dict[str, Any]:
         raise _reject("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         raise _reject("not_json", f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer longer than Python will convert
+        raise _reject("not_json", f"not usable JSON: {str(exc)[:120]}") from None
     if not isinstance(record, dict):
         raise _reject("not_object", f"expected a JSON object, got {_json_type(record)}")
     if _too_deep(record):

@@ -35,6 +35,7 @@ __all__ = ["Shipper", "Source"]
 _NAP = 0.25
 """Longest blind wait of the delivery loop: how soon a shutdown or new input is noticed."""
 _IDLE_POLL = 1.0
+_INTAKE_JOIN = 10.0
 """How often an idle drain looks for events that other processes spooled."""
 
 
@@ -101,7 +102,10 @@ class Shipper:
                 )
                 break
             self._nap(_NAP if wait is None else wait)
-        intake.join(_NAP)
+        # Intake notices the stop within a nap; its counts must be final before the summary.
+        intake.join(_INTAKE_JOIN)
+        if intake.is_alive():
+            log.warning("intake did not stop within %gs; the summary may miss a line", _INTAKE_JOIN)
         if self._intake_error is not None:
             raise self._intake_error
         return self._status(deliverer)
@@ -123,7 +127,7 @@ class Shipper:
                 break
             if deadline is not None and self._clock.monotonic() >= deadline:
                 break
-            self._nap(_IDLE_POLL if wait is None else wait)
+            self._nap(_IDLE_POLL if wait is None else wait, cap=_IDLE_POLL)
         return self._status(deliverer)
 
     # -- reporting and closing -----------------------------------------------------------
@@ -188,8 +192,8 @@ class Shipper:
             self._intake.close()
             self._wake.set()
 
-    def _nap(self, seconds: float) -> None:
-        self._clock.sleep(min(max(seconds, 0.0), _NAP), self._wake)
+    def _nap(self, seconds: float, cap: float = _NAP) -> None:
+        self._clock.sleep(min(max(seconds, 0.0), cap), self._wake)
         self._wake.clear()
 
     def _eof_timeout_passed(self, ended_at: float) -> bool:

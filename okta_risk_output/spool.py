@@ -153,15 +153,19 @@ class Spool:
         self._closed = False
         self.moved_aside: str | None = None
         """Where a damaged spool file was moved on open, if it was."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
         try:
-            self._db = self._open(sync, max_pages)
-        except _Damaged as damage:
-            self.moved_aside = self._move_aside(str(damage))
-            self._db = self._open(sync, max_pages)
-            with self._write() as db:
-                _bump(db, "damaged_spools_moved_aside", 1, table="meta")
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            try:
+                self._db = self._open(sync, max_pages)
+            except _Damaged as damage:
+                self.moved_aside = self._move_aside(str(damage))
+                self._db = self._open(sync, max_pages)
+                with self._write() as db:
+                    _bump(db, "damaged_spools_moved_aside", 1, table="meta")
+        except (OSError, sqlite3.Error, _Damaged) as exc:
+            # Not damage (a permission, a locked file, no file descriptor left): the spool
+            # may hold accepted events, so it is left where it is and the run stops.
+            raise LocalWriteError(f"cannot open the spool {path}: {exc}") from exc
         self._release_leases_of_dead_processes()
 
     # -- opening, damage and schema ------------------------------------------------------
@@ -169,26 +173,33 @@ class Spool:
     def _open(self, sync: str, max_pages: int | None) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            # NORMAL in WAL mode: a commit survives a crash of the process (kill -9) at once
-            # and a power cut once the WAL is checkpointed; FULL fsyncs every commit.
-            db.execute(f"PRAGMA synchronous = {'FULL' if sync == 'full' else 'NORMAL'}")
-            if max_pages is not None:
-                db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not tables:
-                self._create(db)
-            else:
-                self._check(db, tables)
-            if mode.lower() != "wal":
-                raise _Damaged(f"could not switch to WAL mode (got {mode})")
+            return self._prepare(db, sync, max_pages)
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise _Damaged(str(exc)) from exc
+            if _is_damage(exc):
+                raise _Damaged(str(exc)) from exc
+            raise
         except _Damaged:
             db.close()
             raise
+
+    def _prepare(
+        self, db: sqlite3.Connection, sync: str, max_pages: int | None
+    ) -> sqlite3.Connection:
+        db.execute("PRAGMA busy_timeout = 30000")
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # NORMAL in WAL mode: a commit survives a crash of the process (kill -9) at once
+        # and a power cut once the WAL is checkpointed; FULL fsyncs every commit.
+        db.execute(f"PRAGMA synchronous = {'FULL' if sync == 'full' else 'NORMAL'}")
+        if max_pages is not None:
+            db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            self._create(db)
+        else:
+            self._check(db, tables)
+        if mode.lower() != "wal":
+            raise _Damaged(f"could not switch to WAL mode (got {mode})")
         return db
 
     @staticmethod
@@ -395,27 +406,41 @@ class Spool:
                 and total - freed_bytes + size <= self.policy.max_bytes
             )
 
-        rows = db.execute(
-            "SELECT id, size FROM signals WHERE rank >= ? AND lease_id IS NULL"
-            " ORDER BY rank DESC, id ASC",
-            (rank,),
-        )
-        for signal_id, signal_size in rows:
+        # Rank by rank from LOW up, each oldest first: every query walks the index in order
+        # and stops as soon as enough room is found, however large the spool.
+        for victim_rank in range(len(RISK_LEVELS) - 1, rank - 1, -1):
+            rows = db.execute(
+                "SELECT id, size FROM signals INDEXED BY signals_by_priority"
+                " WHERE rank = ? AND lease_id IS NULL ORDER BY id",
+                (victim_rank,),
+            )
+            for signal_id, signal_size in rows:
+                if fits():
+                    break
+                victims.append(signal_id)
+                freed_events += 1
+                freed_bytes += signal_size
             if fits():
                 break
-            victims.append(signal_id)
-            freed_events += 1
-            freed_bytes += signal_size
         if not fits():
             return -1
         _remove(db, victims, "dropped")
         return len(victims)
 
-    def has_room(self) -> bool:
-        """For the `block` policy: whether one more small signal would fit now."""
+    def has_room(self, event: dict[str, Any]) -> bool:
+        """For the `block` policy: whether `event` would fit now."""
+        needed = [_size(s["ip"], s.get("message")) for s in event["subjects"]]
         with self._lock:
             count, size = _gauge(self._db)
-        return count < self.policy.max_events and size < self.policy.max_bytes
+        return (
+            count + len(needed) <= self.policy.max_events
+            and size + sum(needed) <= self.policy.max_bytes
+        )
+
+    def could_ever_hold(self, event: dict[str, Any]) -> bool:
+        """Whether `event` fits even an empty spool (else `block` would wait for ever)."""
+        needed = [_size(s["ip"], s.get("message")) for s in event["subjects"]]
+        return len(needed) <= self.policy.max_events and sum(needed) <= self.policy.max_bytes
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -462,6 +487,7 @@ class Spool:
     def ack(self, signals: Sequence[Signal]) -> int:
         """Okta took these: remove them. Returns how many were still here to remove."""
         with self._write() as db:
+            _set_meta(db, "last_error", "")  # Okta took something: the error is history
             return _remove(db, [s.id for s in signals], "delivered")
 
     def dead(self, signals: Sequence[Signal]) -> int:
@@ -596,6 +622,15 @@ class Spool:
 
 class _Damaged(Exception):
     pass
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Only a file that is not a database, or a corrupt one, is damage to move aside."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11 and newer
+    if code is not None:
+        return code in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    text = str(error)
+    return "not a database" in text or "malformed" in text
 
 
 def _gauge(db: sqlite3.Connection) -> tuple[int, int]:

@@ -459,3 +459,18 @@ def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path)
     counts = shipper.counters.snapshot()
     assert status is ExitStatus.OK
     assert (counts["spooled"], counts["refused"], counts["evicted"]) == (60, 0, 0)
+
+
+def test_lines_that_broke_json_or_the_dead_letter_file_cost_only_themselves(
+    tmp_path: Path,
+) -> None:
+    huge_int = b'{"ip":"203.0.113.9","riskLevel":"HIGH","x":' + b"1" * 5000 + b"}\n"
+    surrogate_key = b'{"ip":"203.0.113.8","riskLevel":"HIGH","\\ud800":1}\n'
+    with emulator() as emu:
+        status, shipper = ship(tmp_path, emu.url, signal_lines(1) + huge_int + surrogate_key)
+        assert emu.state.stats()["subjects"] == 1
+    assert status is ExitStatus.OK
+    counts = shipper.counters.snapshot()
+    assert (counts["lines"], counts["spooled"], counts["invalid"]) == (3, 1, 2)
+    kinds = [e["kind"] for e in dead_letters(tmp_path)]
+    assert kinds == ["not_json", "invalid"]

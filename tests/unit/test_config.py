@@ -84,3 +84,17 @@ def test_the_token_file_wins_and_is_never_shown(tmp_path: Path) -> None:
 def test_an_unreadable_token_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the API token file"):
         build_settings({"api_token_file": str(tmp_path / "missing")}, ENV)
+
+
+def test_the_readme_lists_the_exit_codes_the_program_has() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for status in ExitStatus:
+        assert f"| {status.value} | {status.meaning} |" in readme
+
+
+def test_a_token_with_a_second_line_is_refused_without_being_quoted(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("00abcSECRETtoken\n# rotated 2026-01\n")
+    with pytest.raises(ConfigError) as caught:
+        build_settings({"api_token_file": str(token_file)}, ENV)
+    assert "visible ASCII" in str(caught.value) and "SECRET" not in str(caught.value)

@@ -38,3 +38,17 @@ def test_an_oversized_line_keeps_only_its_start_and_the_next_line_survives() -> 
     got = lines(huge + b"\r\nafter", max_bytes=1 << 20)
     assert got[0] == (1, b"y" * KEEP_OF_OVERSIZED, 3_000_000, True)
     assert got[1] == (2, b"after", 5, False)
+
+
+def test_neither_a_byte_order_mark_nor_a_cr_pushes_a_line_over_the_limit() -> None:
+    bom = b"\xef\xbb\xbf"
+    at_limit = b"x" * 100
+    assert lines(bom + at_limit + b"\r\nnext\n") == [
+        (1, at_limit, 100, False),
+        (2, b"next", 4, False),
+    ]
+    assert lines(bom + at_limit + b"y\nnext\n") == [
+        (1, at_limit + b"y", 101, True),
+        (2, b"next", 4, False),
+    ]
+    assert lines(b"a\n" + at_limit + b"\r\n") == [(1, b"a", 1, False), (2, at_limit, 100, False)]

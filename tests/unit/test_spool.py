@@ -128,7 +128,11 @@ def test_reject_new_and_byte_limits(tmp_path: Path) -> None:
     spool = Spool(str(tmp_path / "s.db"), policy=SpoolPolicy(max_bytes=100, overflow="reject-new"))
     assert spool.put(event(), source="t", line=1, now=NOW).accepted
     assert spool.put(event(ip="192.0.2.2"), source="t", line=2, now=NOW).accepted is False
-    assert spool.has_room()  # 26 bytes left: a smaller signal would still fit
+    assert not spool.has_room(event(ip="192.0.2.2"))
+    assert spool.could_ever_hold(event(ip="192.0.2.2"))
+    huge = event()
+    huge["subjects"][0]["message"] = "x" * 200
+    assert not spool.could_ever_hold(huge)
     assert spool.totals()["dropped"] == 0
 
 
@@ -276,3 +280,11 @@ def test_the_send_slot_is_shared_by_every_connection(tmp_path: Path) -> None:
     two.defer_sending(NOW + 10)
     assert one.claim_send_slot(NOW + 3, 2.0) == 7.0
     assert one.claim_send_slot(NOW + 10, 2.0) == 0.0
+
+
+def test_an_unopenable_spool_is_an_error_and_is_not_moved_aside(tmp_path: Path) -> None:
+    folder = tmp_path / "spool.db"
+    folder.mkdir()  # a folder where the file should be: not damage, a mistake
+    with pytest.raises(LocalWriteError, match="cannot open the spool"):
+        Spool(str(folder))
+    assert folder.is_dir() and list(tmp_path.iterdir()) == [folder]
