@@ -33,6 +33,10 @@ unit: $(STAMP)
 # Benchmarks print ratios measured side by side in one run; not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/delivery.py capacity
+	$(BIN)/python bench/delivery.py shared
+	$(BIN)/python bench/delivery.py priority
+	$(BIN)/python bench/delivery.py duplicates
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .demo

@@ -10,16 +10,17 @@ Rules, all checked before every request:
 - at most `limit` requests per `window` measured from the *end* of an earlier request to
   the *start* of a later one. Okta counts arrivals, which fall between the two, so this
   holds under any network delay, including a slow first connection;
-- Okta's own X-Rate-Limit-Remaining and -Reset, read on every answer: the requests left
-  are spread over the time left, and none is sent once Remaining is 0 until Reset has
-  passed. Other clients of the org draw on the same bucket, so these headers win over
-  the local setting whenever they are stricter;
+- Okta's own X-Rate-Limit-Remaining and -Reset, read on every answer: our share of the
+  requests left (what other clients of the org are seen to spend is set aside) is spread
+  over the time left, and none is sent once Remaining is 0 until Reset has passed. These
+  headers win over the local setting whenever they are stricter;
 - a 429 or another server-directed wait blocks all requests until the given time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import deque
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -49,21 +50,24 @@ class ServerBudget:
         """Limit=0 and Remaining=0 mark a concurrency limit, whose Reset is only a guess."""
         return self.limit == 0 and self.remaining == 0
 
-    def gap(self) -> float:
-        """The spacing, from one request's start to the next, that spends what is left by
-        the time the window resets.
+    def gap(self, others_per_second: float = 0.0) -> float:
+        """The spacing, from one request's start to the next, that spends our share of what
+        is left by the time the window resets.
 
-        With Remaining at 0 nothing goes until Reset has passed (+1 s for skew): that is
-        the hard rule. Otherwise the spacing keeps the budget from running dry early;
-        `remaining` more requests fit before Reset, so they go at reset_in / (remaining + 1)
-        apart, the last just before it. Requests go one at a time and every answer brings a
-        new Remaining, so a plan that ends up too fast stops at 0, never at a 429.
+        With nothing left for us, nothing goes until Reset has passed (+1 s for skew): that
+        is the hard rule. Otherwise `remaining` requests fit before Reset, less what other
+        clients of the org will take meanwhile at the rate they were seen spending; ours go
+        reset_in / (share + 1) apart, the last just before Reset. Requests go one at a time
+        and every answer brings a new Remaining, so a plan that turns out too fast stops at
+        0 rather than at a 429.
         """
-        if self.remaining <= 0:
-            return self.reset_in + _SKEW
         # Reset and Date are whole seconds: the time left can look up to 2 s longer than it
         # is, a lot in a short window, so the plan takes a second off.
-        return max(0.0, self.reset_in - _SKEW) / (self.remaining + 1)
+        left = max(0.0, self.reset_in - _SKEW)
+        share = math.floor(self.remaining - others_per_second * left)
+        if share <= 0:
+            return self.reset_in + _SKEW
+        return left / (share + 1)
 
 
 def next_token(previous: float, now: float, interval: float) -> float:
@@ -98,6 +102,9 @@ class RateLimiter:
         self._server_next = float("-inf")
         self._started = float("-inf")
         self._finished: deque[float] = deque(maxlen=rate.requests)
+        self._last_budget: ServerBudget | None = None
+        self._last_budget_at = float("-inf")
+        self._others_per_second = 0.0
 
     def delay(self) -> float:
         """Seconds until the next request may start; 0 when it may start now."""
@@ -116,10 +123,27 @@ class RateLimiter:
         self._finished.append(self._clock.monotonic())
         if budget is None or budget.concurrency_limited:
             return None
-        gap = budget.gap()
+        self._learn_others(budget)
+        gap = budget.gap(self._others_per_second)
         # Okta counted the request when it arrived, near its start: measure from there.
         self._server_next = self._started + gap
         return gap
+
+    def _learn_others(self, budget: ServerBudget) -> None:
+        """Estimate how fast other clients spend the org's budget: within one window,
+        Remaining falls by our one request plus theirs."""
+        previous, seen_at = self._last_budget, self._last_budget_at
+        self._last_budget, self._last_budget_at = budget, self._started
+        same_window = (
+            previous is not None
+            and abs((seen_at + previous.reset_in) - (self._started + budget.reset_in)) < 1.5 * _SKEW
+        )
+        elapsed = self._started - seen_at
+        if previous is None or not same_window or elapsed <= 0:
+            return
+        theirs = max(0, previous.remaining - budget.remaining - 1)
+        # A moving average: one busy second of another client should not stall us for long.
+        self._others_per_second += 0.5 * (theirs / elapsed - self._others_per_second)
 
     def block_for(self, seconds: float) -> None:
         """Hold every request for `seconds` (Okta said so, with a 429 and its Reset)."""

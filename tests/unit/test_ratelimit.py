@@ -112,3 +112,17 @@ def test_the_budget_is_read_from_headers_at_their_smallest_on_the_servers_clock(
     )
     assert read_budget(answer, local_now=0.0) == budget(12, 40.0)
     assert read_budget(requests.Response(), local_now=0.0) is None
+
+
+def test_what_other_clients_spend_is_set_aside() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Rate(30, 60.0), clock)
+    limiter.started()
+    limiter.finished(budget(29, 61.0))
+    clock.advance(2.0)
+    limiter.started()
+    # Remaining fell by 5 in 2 s: ours was 1, so others spent 4, 2 a second (averaged in: 1).
+    gap = limiter.finished(budget(24, 59.0))
+    assert gap is not None
+    share = 24 - 1.0 * 58.0  # less than nothing left for us before Reset
+    assert share < 1 and gap == 59.0 + 1.0
