@@ -288,3 +288,23 @@ def test_an_unopenable_spool_is_an_error_and_is_not_moved_aside(tmp_path: Path) 
     with pytest.raises(LocalWriteError, match="cannot open the spool"):
         Spool(str(folder))
     assert folder.is_dir() and list(tmp_path.iterdir()) == [folder]
+
+
+def test_low_fills_whatever_room_high_and_medium_leave_in_a_request(spool: Spool) -> None:
+    """The starvation rule: LOW waits only while higher-risk signals fill whole requests."""
+    from okta_risk_output.packing import PackLimits, pack
+
+    limits = PackLimits()
+    for n in range(1500):
+        spool.put(event("LOW", ip=f"2001:db8::{n:x}"), source="t", line=n, now=NOW)
+    for n in range(10):
+        spool.put(event("HIGH", ip=f"198.51.100.{n}"), source="t", line=2000 + n, now=NOW + 1)
+
+    def choose(candidates: list[Any]) -> list[Any]:
+        events, _ = pack(candidates, limits)
+        return [s for members in events for s in members]
+
+    first = spool.lease(NOW + 2, 60, choose)
+    assert first is not None
+    levels = [s.level for s in first.signals]
+    assert levels[:10] == ["HIGH"] * 10 and levels[10:] == ["LOW"] * 990
