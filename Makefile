@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 test: $(STAMP) lint typecheck
+	./scripts/install-hosts.sh
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -40,3 +41,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .demo
+
+# The Splunk app (integrations/splunk/) packed as dist/okta_risk_output-<version>.spl and
+# .tgz, for Apps > Install app from file. It runs okta-risk-output installed beside Splunk.
+.PHONY: splunk-app
+splunk-app:
+	$(PYTHON) scripts/build_splunk_app.py

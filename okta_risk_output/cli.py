@@ -354,10 +354,11 @@ def _run_with_signals(
     try:
         # Short joins only: a signal the kernel hands to another thread reaches this
         # thread's handler only when it wakes, so a long join would sit on a second signal.
-        while worker.is_alive() and not signalled:
+        while worker.is_alive() and not signalled and not shipper.shutdown.is_set():
             worker.join(_POLL)
-        if signalled:
-            log.info("received %s: shutting down", signalled[0])
+        if signalled or shipper.shutdown.is_set():
+            if signalled:
+                log.info("received %s: shutting down", signalled[0])
             deadline = time.monotonic() + settings.shutdown_timeout
             while worker.is_alive() and time.monotonic() < deadline:
                 worker.join(_POLL)
@@ -381,3 +382,11 @@ def _run_with_signals(
         log.error("unexpected error: %r", error, exc_info=error)
         return ExitStatus.UNEXPECTED
     return result[0]
+
+
+# -- host adapters (issue 6) ----------------------------------------------------------------
+# Last, because they reuse the option groups and _main above.
+from okta_risk_output.hosts.commands import host_commands  # noqa: E402
+
+for _command in host_commands():
+    cli.add_command(_command)

@@ -52,6 +52,9 @@ class Shipper:
         self.counters = Counters()
         self._clock = clock
         self._stop = stop or threading.Event()
+        self.shutdown = threading.Event()
+        """Set when the run must end as on SIGTERM (a hard deadline passed): whoever runs it
+        may abandon a request still in flight after --shutdown-timeout."""
         self._wake = threading.Event()
         self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
@@ -208,51 +211,35 @@ class Shipper:
         return ExitStatus.OK
 
     # -- host adapters (issue 6) -----------------------------------------------------------
-    # Added beside the three modes, changing none of them: a host adapter that acknowledges
-    # each message (rsyslog's omprog) must drive intake itself, line by line.
+    # Added beside the three modes, changing none of them: a host adapter that answers its
+    # host per message or per file (rsyslog's omprog, Fluentd's chunks, Splunk's rows)
+    # drives intake itself and reads each line's outcome.
 
-    def run_feed(
-        self, feed: Callable[[Intake], object], *, deadline: float | None = None
-    ) -> ExitStatus:
+    def run_feed(self, feed: Callable[[Intake], object]) -> ExitStatus:
         """`run`, with `feed(intake)` taking the input on a thread while this thread delivers.
 
         The feed calls `intake.accept`/`accept_many` and may tell its host about each
         outcome, since an outcome is durable when it is returned. When the feed returns,
-        input has ended. Unlike `run`, --eof-timeout is a hard bound here, and so is
-        `deadline` (seconds from now, for the whole run): when one passes, the run stops as
-        a signal would stop it, so a request still in flight is abandoned after
-        --shutdown-timeout. Hosts kill the program a fixed time after closing its input
-        (rsyslog's closeTimeout) or after starting it (Splunk's maxtime), stalled org or not.
+        input has ended. Unlike `run`, --eof-timeout is a hard bound here: when it passes,
+        the run stops as on SIGTERM, even while this thread waits on a stalled request,
+        which the CLI then abandons after --shutdown-timeout. Hosts such as rsyslog kill
+        the program a fixed time (closeTimeout) after closing its input, stalled org or not.
         """
         deliverer = self._delivery()
-        overdue = threading.Event()
-        timers = [self._stop_after(deadline, overdue)]
-        feeder = threading.Thread(target=self._feed, args=(feed,), name="feed", daemon=True)
+        eof_timer = _EofTimer(self.settings.eof_timeout, self._stop, self.shutdown)
+        feeder = threading.Thread(
+            target=self._feed, args=(feed, eof_timer.start), name="feed", daemon=True
+        )
         feeder.start()
-        input_ended = False
-        eof_passed = threading.Event()
-        while not self._stop.is_set():
-            if not input_ended and not feeder.is_alive():
-                input_ended = True
-                timers.append(self._stop_after(self.settings.eof_timeout, eof_passed))
-            wait = deliverer.step(input_ended=input_ended)
-            if input_ended and (wait is None or deliverer.stopped is not None):
-                break
-            self._nap(_NAP if wait is None else wait)
-        for timer in timers:
-            if timer is not None:
-                timer.cancel()
-        if overdue.is_set() or eof_passed.is_set():
-            log.info(
-                "%s passed: %d events remain in %s for the next run, or for: "
-                "okta-risk-output drain --spool %s",
-                f"the run's deadline ({deadline:g}s)"
-                if overdue.is_set() and deadline is not None
-                else f"--eof-timeout ({self.settings.eof_timeout or 0:g}s after input ended)",
-                self.spool.live(),
-                self.spool.path,
-                self.spool.path,
-            )
+        try:
+            while not self._stop.is_set():
+                input_ended = not feeder.is_alive()
+                wait = deliverer.step(input_ended=input_ended)
+                if input_ended and (wait is None or deliverer.stopped is not None):
+                    break
+                self._nap(_NAP if wait is None else wait)
+        finally:
+            eof_timer.cancel()
         feeder.join(_NAP)
         if self._intake_error is not None:
             raise self._intake_error
@@ -260,10 +247,10 @@ class Shipper:
 
     @property
     def stopping(self) -> threading.Event:
-        """Set once the run is asked to stop (a signal, a deadline): a feed stops taking lines."""
+        """Set once the run is asked to stop (a signal): a feed stops taking lines."""
         return self._stop
 
-    def _feed(self, feed: Callable[[Intake], object]) -> None:
+    def _feed(self, feed: Callable[[Intake], object], then: Callable[[], None]) -> None:
         try:
             feed(self._intake)
         except BaseException as exc:  # noqa: BLE001 - handed to the delivery thread, re-raised
@@ -272,17 +259,48 @@ class Shipper:
         finally:
             self._intake.close()
             self._wake.set()
+            then()
 
-    def _stop_after(self, seconds: float | None, fired: threading.Event) -> threading.Timer | None:
-        """Stop the run `seconds` from now (never, when None), setting `fired` when it does."""
-        if seconds is None:
-            return None
 
-        def fire() -> None:
-            fired.set()
+class _EofTimer:
+    """--eof-timeout as a hard bound for run_feed: once it passes, stop as on SIGTERM.
+
+    Setting the stop event ends the delivery loop only between requests; the shipper's
+    `shutdown` event tells the CLI to abandon a request still in flight after
+    --shutdown-timeout, as it does on a signal.
+    """
+
+    def __init__(
+        self, seconds: float | None, stop: threading.Event, shutdown: threading.Event
+    ) -> None:
+        self._seconds = seconds
+        self._stop = stop
+        self._shutdown = shutdown
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._timer: threading.Timer | None = None
+
+    def start(self) -> None:
+        if self._seconds is None:
+            return
+        with self._lock:
+            if not self._cancelled:
+                self._timer = threading.Timer(self._seconds, self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def cancel(self) -> None:
+        # Under the lock, so no signal can follow the end of the run, when the CLI has put
+        # back the default handler (which would kill the process).
+        with self._lock:
+            self._cancelled = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            log.info("input ended %gs ago (--eof-timeout): stopping", self._seconds or 0)
             self._stop.set()
-
-        timer = threading.Timer(seconds, fire)
-        timer.daemon = True
-        timer.start()
-        return timer
+            self._shutdown.set()
