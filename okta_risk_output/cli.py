@@ -7,12 +7,13 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
 
@@ -22,11 +23,14 @@ from okta_risk_output.config import DEFAULTS, ENV, Settings, build_settings
 from okta_risk_output.emulator.command import emulator_command
 from okta_risk_output.errors import ExitStatus, OktaRiskOutputError
 from okta_risk_output.logs import log, setup_logging
+from okta_risk_output.observers import Sources, start_observers
 from okta_risk_output.profiles.command import map_command
+from okta_risk_output.progress import IntakeMeter, inputs_are_files, is_terminal
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.spool import Spool
-from okta_risk_output.status import render_status
+from okta_risk_output.status import render_status, watch
 from okta_risk_output.units import parse_duration
+from okta_risk_output.validate_command import validate_command
 from okta_risk_output.validation import EVENT_SCHEMA, REQUEST_SCHEMA, schema_text
 
 __all__ = ["cli", "main"]
@@ -56,7 +60,10 @@ def _env_table() -> str:
 _EPILOG = _exit_code_table() + "\n\n" + _env_table()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=_EPILOG,
+)
 @click.version_option(__version__, prog_name="okta-risk-output")
 def cli() -> None:
     """Deliver risk signals from log pipelines to Okta's Risk Events API.
@@ -100,6 +107,15 @@ _common = _options(
         metavar="MODE",
     ),
     _option("log-level", "DEBUG, INFO, WARN or ERROR.", metavar="LEVEL"),
+    _option("log-format", "text (the level word first) or json (an object a line).", metavar="F"),
+    _option("stats-interval", "Log a progress line this often; 0: never.", metavar="DUR"),
+    _option(
+        "metrics-file",
+        "Write Prometheus metrics to this file (node_exporter's textfile collector).",
+        metavar="PATH",
+    ),
+    _option("metrics-port", "Serve Prometheus metrics on /metrics at this port.", metavar="N"),
+    _option("metrics-host", "Address for --metrics-port.", metavar="HOST"),
 )
 _intake = _options(
     _option(
@@ -188,7 +204,13 @@ _files = click.argument(
     "After input ends, stop delivering after this long [default: none].",
     metavar="DUR",
 )
-def run(files: tuple[str, ...], **options: Any) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Everything but the POST: print each request body on stdout (a temporary spool; "
+    "no org URL or credential needed).",
+)
+def run(files: tuple[str, ...], dry_run: bool, **options: Any) -> None:
     """Read JSON lines from FILES (or stdin), spool them and deliver them to Okta.
 
     Durations are seconds (0.5) or have a unit (250ms, 2s, 5m, 24h). Ends when the input has
@@ -197,7 +219,14 @@ def run(files: tuple[str, ...], **options: Any) -> None:
     summary and exits 0; a second signal exits at once.
     """
     stack = ExitStack()
-    _main(options, lambda shipper: shipper.run(_sources(files, stack)), stack)
+    meter = _meter(files)
+    _main(
+        options,
+        lambda shipper: shipper.run(_sources(files, stack, meter)),
+        stack,
+        meter=meter,
+        dry_run=dry_run,
+    )
 
 
 @cli.command(epilog=_EPILOG)
@@ -240,6 +269,7 @@ def drain(mode: str, duration: str | None, **options: Any) -> None:
         options,
         lambda shipper: shipper.drain(until_empty=until_empty, duration=seconds),
         ExitStack(),
+        live=True,
     )
 
 
@@ -248,7 +278,16 @@ def drain(mode: str, duration: str | None, **options: Any) -> None:
     "spool", "The spool file [default: $XDG_STATE_HOME/okta-risk-output/spool.db].", metavar="PATH"
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for machines.")
-def status(spool: str | None, as_json: bool) -> None:
+@click.option(
+    "--watch",
+    "watch_every",
+    is_flag=False,
+    flag_value="2",
+    default=None,
+    metavar="[SECONDS]",
+    help="Show it again every SECONDS (2) until Ctrl-C.",
+)
+def status(spool: str | None, as_json: bool, watch_every: str | None) -> None:
     """Show what the spool holds: counts by state and risk level, age, size, last error."""
     setup_logging()
     try:
@@ -257,6 +296,29 @@ def status(spool: str | None, as_json: bool) -> None:
     except OktaRiskOutputError as exc:
         log.error("%s", exc)
         sys.exit(int(exc.exit_status))
+    if watch_every is not None:
+        try:
+            interval = parse_duration(watch_every)
+            if interval <= 0:
+                raise ValueError(f"{watch_every!r} must be more than zero")
+        except ValueError as exc:
+            opened.close()
+            raise click.BadParameter(str(exc), param_hint="--watch") from None
+        clock = SystemClock()
+        try:
+            watch(
+                lambda: opened.status(clock.time()),
+                out=sys.stdout,
+                interval=interval,
+                clock=clock,
+                tty=sys.stdout.isatty(),
+                as_json=as_json,
+            )
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how --watch ends: exit 0
+        finally:
+            opened.close()
+        return
     try:
         report = opened.status(SystemClock().time())
     finally:
@@ -273,6 +335,7 @@ def schema(which: str) -> None:
 
 cli.add_command(emulator_command, "emulator")
 cli.add_command(map_command, "map")
+cli.add_command(validate_command, "validate")
 
 
 def main() -> None:
@@ -282,13 +345,27 @@ def main() -> None:
 # -- running a shipper under signals -------------------------------------------------------
 
 
-def _sources(files: tuple[str, ...], stack: ExitStack) -> list[Source]:
+def _sources(
+    files: tuple[str, ...], stack: ExitStack, meter: IntakeMeter | None = None
+) -> list[Source]:
     return [
         Source("<stdin>", sys.stdin.buffer)
         if name == "-"
-        else Source(name, stack.enter_context(open(name, "rb")))
+        else Source(name, stack.enter_context(_open(name, meter)))
         for name in files or ("-",)
     ]
+
+
+def _open(name: str, meter: IntakeMeter | None) -> BinaryIO:
+    stream = open(name, "rb")  # noqa: SIM115 - the caller's stack closes it
+    return stream if meter is None else meter.wrap(stream)
+
+
+def _meter(files: tuple[str, ...]) -> IntakeMeter | None:
+    """Counts bytes read for the progress bar: only for files, and on a terminal."""
+    if is_terminal(sys.stderr) and inputs_are_files(files):
+        return IntakeMeter.for_files(files)
+    return None
 
 
 def _main(
@@ -297,15 +374,46 @@ def _main(
     stack: ExitStack,
     *,
     delivery: bool = True,
+    meter: IntakeMeter | None = None,
+    live: bool = False,
+    dry_run: bool = False,
 ) -> None:
+    """`meter`: input files are counted for a progress bar; `live`: the live line on a
+    terminal even without input files (drain); `dry_run`: see run --dry-run."""
     setup_logging()
     try:
-        settings = build_settings(options, delivery=delivery)
-        setup_logging(settings.log_level)
+        settings = build_settings(options, delivery=delivery and not dry_run)
+        setup_logging(settings.log_level, fmt=settings.log_format)
         stop = threading.Event()
+        clock = SystemClock()
         with stack:
-            shipper = Shipper(settings, clock=SystemClock(), stop=stop)
-            status = _run_with_signals(shipper, work, stop, settings)
+            client = None
+            if dry_run:
+                from okta_risk_output.dry_run import DryRunClient, dry_run_settings
+
+                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="okta-dry-run-"))
+                settings = dry_run_settings(settings, workdir)
+                client = DryRunClient(sys.stdout)
+            shipper = Shipper(settings, clock=clock, stop=stop, client=client)
+            observers = start_observers(
+                Sources(
+                    counters_snapshot=shipper.counters.snapshot,
+                    spool_status=lambda: shipper.spool.status(clock.time()),
+                    budget=shipper.budget,
+                    next_send=shipper.next_send,
+                ),
+                clock=clock,
+                stats_interval=settings.stats_interval,
+                metrics_file=settings.metrics_file,
+                metrics_port=settings.metrics_port,
+                metrics_host=settings.metrics_host,
+                stderr=sys.stderr if live or meter is not None else None,
+                meter=meter,
+            )
+            stack.callback(observers.close)  # also when the run fails
+            shipper.tickers.extend(observers.tickers)
+            shipper.on_request = observers.on_request
+            status = _run_with_signals(shipper, work, stop, settings, before_close=observers.close)
     except OktaRiskOutputError as exc:
         for problem in getattr(exc, "problems", None) or [str(exc)]:
             log.error("%s", problem)
@@ -318,6 +426,7 @@ def _run_with_signals(
     work: Callable[[Shipper], ExitStatus],
     stop: threading.Event,
     settings: Settings,
+    before_close: Callable[[], None] = lambda: None,
 ) -> ExitStatus:
     """Run `work` on a thread while this (main) thread handles SIGTERM and SIGINT.
 
@@ -371,8 +480,10 @@ def _run_with_signals(
             "its events stay in the spool",
             settings.shutdown_timeout,
         )
+        before_close()  # the last metrics, while the spool is still open
         log.info("%s", shipper.summary())
         return ExitStatus.OK
+    before_close()
     log.info("%s", shipper.summary())
     shipper.close()
     if failure:

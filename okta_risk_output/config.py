@@ -63,6 +63,11 @@ ENV = {
     "pack_granularity": "OKTA_RISK_PACK_GRANULARITY",
     "coalesce_window": "OKTA_RISK_COALESCE_WINDOW",
     "no_coalesce": "OKTA_RISK_NO_COALESCE",
+    "log_format": "OKTA_RISK_LOG_FORMAT",
+    "stats_interval": "OKTA_RISK_STATS_INTERVAL",
+    "metrics_file": "OKTA_RISK_METRICS_FILE",
+    "metrics_port": "OKTA_RISK_METRICS_PORT",
+    "metrics_host": "OKTA_RISK_METRICS_HOST",
 }
 """Setting -> environment variable. --help and the README list the same names."""
 
@@ -84,6 +89,9 @@ DEFAULTS: dict[str, str] = {
     "shutdown_timeout": "4s",
     "max_subjects_per_event": "50",
     "pack_granularity": "1s",
+    "log_format": "text",
+    "stats_interval": "60s",
+    "metrics_host": "127.0.0.1",
 }
 
 MAX_EVENTS_PER_REQUEST = 20
@@ -114,6 +122,11 @@ class Settings:
     spool_sync: str
     eof_timeout: float | None
     shutdown_timeout: float
+    log_format: str = "text"
+    stats_interval: float = 60.0
+    metrics_file: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 def build_settings(
@@ -187,6 +200,12 @@ def build_settings(
     log_level = (raw("log_level") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR"):
         problems.append(f"--log-level: {log_level!r} is not DEBUG, INFO, WARN or ERROR")
+    log_format = (raw("log_format") or "text").lower()
+    if log_format not in ("text", "json"):
+        problems.append(f"--log-format: {log_format!r} is not text or json")
+    metrics_port = parsed("metrics_port", int)
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        problems.append(f"--metrics-port: {metrics_port} is not a port (0 to 65535)")
     strict = bool(options.get("strict"))
     allow_private = _flag(raw("allow_non_global_ips"))
     settings = Settings(
@@ -215,6 +234,11 @@ def build_settings(
         spool_sync=spool_sync,
         eof_timeout=parsed("eof_timeout", _duration),
         shutdown_timeout=parsed("shutdown_timeout", _positive_duration, 4.0),
+        log_format=log_format,
+        stats_interval=parsed("stats_interval", _duration, 60.0),
+        metrics_file=raw("metrics_file"),
+        metrics_port=metrics_port,
+        metrics_host=raw("metrics_host") or "127.0.0.1",
     )
     if problems:
         raise ConfigError(problems)

@@ -13,6 +13,7 @@ loop that calls it owns waiting and shutdown, and tests can drive it with a fake
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import requests
 
@@ -50,7 +51,10 @@ class Deliverer:
         packing: PackLimits,
         linger: float,
         lease_seconds: float,
+        on_request: Callable[[str, float], None] | None = None,
     ) -> None:
+        self._on_request = on_request
+        """Told each request's outcome (delivered, retry, rejected, stop) and seconds."""
         self._client = client
         self._spool = spool
         self._limiter = limiter
@@ -160,6 +164,7 @@ class Deliverer:
             return Outcome(Action.REJECTED, "the request body fails the schema", causes=causes)
         self._limiter.started()
         started = self._clock.time()
+        started_mono = self._clock.monotonic()
         response: requests.Response | None = None
         error: Exception | None = None
         try:
@@ -181,12 +186,22 @@ class Deliverer:
             # every process sharing the spool slows down.
             self._spool.defer_sending(started + gap)
         self._counters.add(requests=1)
-        return classify(
+        outcome = classify(
             response,
             error,
             reset_wait_max=self._policy.reset_wait_max,
             oauth=self._client.auth.renewable,
         )
+        if self._on_request is not None:
+            self._on_request(outcome.action.value, self._clock.monotonic() - started_mono)
+        return outcome
+
+    def budget(self) -> dict[str, float] | None:
+        """Okta's rate budget as its last answer left it, for metrics and progress."""
+        budget = self._limiter.last_budget()
+        if budget is None:
+            return None
+        return {"limit": budget.limit, "remaining": budget.remaining, "reset_in": budget.reset_in}
 
     def _renew_once(self, outcome: Outcome) -> bool:
         """401 (or an OAuth-shaped 400): renew a renewable credential once and try again."""

@@ -1,37 +1,101 @@
 """Logging to stderr, one line per message, the level word first (Splunk reads it that way).
 
-stdout is never touched here: it belongs to host protocols.
+`--log-format json` writes one JSON object per line instead ({"time", "level", "message",
+"logger"}), for collectors that parse JSON better than key=value text. stdout is never
+touched here: it belongs to host protocols.
+
+A live status line on a terminal (progress.py) is wiped before a log line is written and
+drawn again after it, so the two never share a line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import TextIO
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol, TextIO
 
-__all__ = ["RejectionLog", "log", "setup_logging"]
+from okta_risk_output.timestamps import format_utc
+
+__all__ = ["LOG_FORMATS", "RejectionLog", "StatusOverlay", "log", "set_overlay", "setup_logging"]
 
 log = logging.getLogger("okta_risk_output")
+
+LOG_FORMATS = ("text", "json")
 
 _LEVEL_WORDS = {"WARNING": "WARN", "CRITICAL": "ERROR"}
 
 
+def _level_word(record: logging.LogRecord) -> str:
+    return _LEVEL_WORDS.get(record.levelname, record.levelname)
+
+
 class _OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        word = _LEVEL_WORDS.get(record.levelname, record.levelname)
         text = record.getMessage()
         if record.exc_info:
             text += " | " + self.formatException(record.exc_info)
         # A message may quote input or an Okta error body; neither may break the line.
-        return f"{word} " + text.replace("\r", "\\r").replace("\n", "\\n")
+        return f"{_level_word(record)} " + text.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(_OneLineFormatter())
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": format_utc(record.created),
+            "level": _level_word(record),
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        # json.dumps escapes control characters, so an entry is always exactly one line;
+        # ASCII-only so a stderr with a narrow encoding cannot fail on it.
+        return json.dumps(entry, separators=(",", ":"))
+
+
+class StatusOverlay(Protocol):
+    """A live line on the terminal that log lines must not overwrite (progress.LiveStatus)."""
+
+    def suspended(self) -> AbstractContextManager[None]:
+        """Wipe the line for the duration of the block, then draw it again."""
+        ...
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that steps around a live status line, when one is shown."""
+
+    overlay: StatusOverlay | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        overlay = self.overlay
+        with overlay.suspended() if overlay is not None else nullcontext():
+            super().emit(record)
+
+
+def setup_logging(level: str = "INFO", stream: TextIO | None = None, fmt: str = "text") -> None:
+    """Send the project's log to `stream` (stderr), one line per message, as text or JSON."""
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"log format {fmt!r} is not one of {', '.join(LOG_FORMATS)}")
+    handler = _Handler(stream or sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _OneLineFormatter())
+    # Called again once the settings are known: a live line set up meanwhile stays respected.
+    handler.overlay = _current_overlay()
     log.handlers[:] = [handler]
     log.setLevel(level.upper())
     log.propagate = False
+
+
+def set_overlay(overlay: StatusOverlay | None) -> None:
+    """Make log lines step around `overlay` (None: stop doing so)."""
+    for handler in log.handlers:
+        if isinstance(handler, _Handler):
+            handler.overlay = overlay
+
+
+def _current_overlay() -> StatusOverlay | None:
+    return next((h.overlay for h in log.handlers if isinstance(h, _Handler)), None)
 
 
 class RejectionLog:

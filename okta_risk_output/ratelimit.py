@@ -139,11 +139,24 @@ class RateLimiter:
             and abs((seen_at + previous.reset_in) - (self._started + budget.reset_in)) < 1.5 * _SKEW
         )
         elapsed = self._started - seen_at
-        if previous is None or not same_window or elapsed <= 0:
+        if previous is not None and not same_window:
+            # A new window: what was seen before fades, so one busy window (or a 429 that
+            # emptied it) cannot hold delivery back for good.
+            self._others_per_second *= 0.5
             return
+        if previous is None or elapsed <= 0 or budget.remaining <= 0:
+            return  # an emptied window says nothing about the rate: it is handled as such
         theirs = max(0, previous.remaining - budget.remaining - 1)
         # A moving average: one busy second of another client should not stall us for long.
         self._others_per_second += 0.5 * (theirs / elapsed - self._others_per_second)
+
+    def last_budget(self) -> ServerBudget | None:
+        """What Okta's last answer said is left, its reset counted down to now."""
+        budget = self._last_budget
+        if budget is None:
+            return None
+        elapsed = self._clock.monotonic() - self._last_budget_at
+        return ServerBudget(budget.limit, budget.remaining, max(0.0, budget.reset_in - elapsed))
 
     def block_for(self, seconds: float) -> None:
         """Hold every request for `seconds` (Okta said so, with a 429 and its Reset)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import requests
 
@@ -30,7 +31,12 @@ from okta_risk_output.ratelimit import RateLimiter
 from okta_risk_output.records import RecordMapper
 from okta_risk_output.spool import Spool
 
-__all__ = ["Shipper", "Source"]
+__all__ = ["Shipper", "Source", "Ticker"]
+
+
+class Ticker(Protocol):
+    def tick(self) -> object: ...
+
 
 _NAP = 0.25
 """Longest blind wait of the delivery loop: how soon a shutdown or new input is noticed."""
@@ -62,6 +68,11 @@ class Shipper:
         self.spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
         self._client = client
         self._deliverer: Deliverer | None = None
+        self.tickers: list[Ticker] = []
+        """Called on every pass of a delivery loop (progress line, metrics file)."""
+        self.on_request: Callable[[str, float], None] | None = None
+        """Told each request's outcome and duration (telemetry.observe_request)."""
+        self._next_send_at: float | None = None
         self._intake = Intake(
             mapper=RecordMapper(
                 strict=settings.strict,
@@ -92,6 +103,7 @@ class Shipper:
                 ended_at = self._clock.monotonic()
             ended = ended_at is not None
             wait = deliverer.step(input_ended=ended)
+            self._tick(wait)
             if ended and (wait is None or deliverer.stopped is not None):
                 break
             if ended_at is not None and self._eof_timeout_passed(ended_at):
@@ -126,6 +138,7 @@ class Shipper:
         deadline = None if duration is None else self._clock.monotonic() + duration
         while not self._stop.is_set():
             wait = deliverer.step(input_ended=until_empty)
+            self._tick(wait)
             if deliverer.stopped is not None or (wait is None and until_empty):
                 break
             if deadline is not None and self._clock.monotonic() >= deadline:
@@ -138,6 +151,20 @@ class Shipper:
     def summary(self) -> str:
         left = self.spool.live()
         return self.counters.summary(self._clock.monotonic() - self._started, left)
+
+    def next_send(self) -> float | None:
+        """Seconds until delivery means to send again (0: now); None when nothing waits."""
+        if self._next_send_at is None:
+            return None
+        return max(0.0, self._next_send_at - self._clock.monotonic())
+
+    def budget(self) -> dict[str, float] | None:
+        return None if self._deliverer is None else self._deliverer.budget()
+
+    def _tick(self, wait: float | None) -> None:
+        self._next_send_at = None if wait is None else self._clock.monotonic() + wait
+        for ticker in self.tickers:
+            ticker.tick()
 
     def close(self) -> None:
         self._dead_letter.close()
@@ -174,8 +201,13 @@ class Shipper:
                 # A lease covers one request (and the halves of a rejected one); past this,
                 # another process may take the events over.
                 lease_seconds=2 * settings.timeout + 30,
+                on_request=self._report_request,
             )
         return self._deliverer
+
+    def _report_request(self, outcome: str, seconds: float) -> None:
+        if self.on_request is not None:
+            self.on_request(outcome, seconds)
 
     def _session(self) -> requests.Session:
         """An HTTP session verifying TLS against --ca-bundle when given (else requests'
@@ -235,6 +267,7 @@ class Shipper:
             while not self._stop.is_set():
                 input_ended = not feeder.is_alive()
                 wait = deliverer.step(input_ended=input_ended)
+                self._tick(wait)
                 if input_ended and (wait is None or deliverer.stopped is not None):
                     break
                 self._nap(_NAP if wait is None else wait)

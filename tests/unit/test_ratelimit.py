@@ -126,3 +126,17 @@ def test_what_other_clients_spend_is_set_aside() -> None:
     assert gap is not None
     share = 24 - 1.0 * 58.0  # less than nothing left for us before Reset
     assert share < 1 and gap == 59.0 + 1.0
+
+
+def test_an_emptied_window_does_not_slow_later_windows() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Rate(600, 60.0), clock)
+    limiter.started()
+    limiter.finished(budget(20, 30.0, limit=600))
+    clock.advance(0.1)
+    limiter.started()
+    limiter.finished(budget(0, 29.9, limit=600))  # a 429: the window is empty
+    clock.advance(31.0)
+    limiter.started()
+    # A fresh window with plenty left: the local pace (0.1 s) rules again.
+    assert limiter.finished(budget(599, 60.0, limit=600)) == 59.0 / 600
