@@ -28,8 +28,8 @@ from okta_risk_output.logs import log
 from okta_risk_output.metrics import Counters
 from okta_risk_output.okta import OktaClient
 from okta_risk_output.ratelimit import RateLimiter
-from okta_risk_output.records import RecordMapper
 from okta_risk_output.spool import Spool
+from okta_risk_output.validate import mapper_for
 
 __all__ = ["Shipper", "Source", "Ticker"]
 
@@ -74,13 +74,7 @@ class Shipper:
         """Told each request's outcome and duration (telemetry.observe_request)."""
         self._next_send_at: float | None = None
         self._intake = Intake(
-            mapper=RecordMapper(
-                strict=settings.strict,
-                default_expires_in=settings.default_expires_in,
-                max_line_bytes=settings.max_line_bytes,
-                profile=settings.profile,
-                allow_non_global_ips=settings.allow_non_global_ips,
-            ),
+            mapper=mapper_for(settings),
             spool=self.spool,
             dead_letter=self._dead_letter,
             counters=self.counters,
