@@ -157,6 +157,7 @@ def build_settings(
             problems.append(f"--{name.replace('_', '-')}: {exc}")
             return default
 
+    timeout = parsed("timeout", _positive_duration, 30.0)
     org_url = token = None
     if delivery or raw("org_url"):
         org_url = _org_url(raw("org_url"), problems)
@@ -166,9 +167,7 @@ def build_settings(
         if method == "ssws":
             token = _token(raw("api_token_file"), environ.get(ENV["api_token"]), problems)
         elif method == "oauth" and org_url:
-            oauth = _oauth(
-                raw, environ, org_url, parsed("timeout", _positive_duration, 30.0), problems
-            )
+            oauth = _oauth(raw, environ, org_url, timeout, problems)
     overflow = raw("overflow") or DEFAULTS["overflow"]
     if overflow not in OVERFLOW_POLICIES:
         problems.append(f"--overflow: {overflow!r} is not one of {', '.join(OVERFLOW_POLICIES)}")
@@ -192,7 +191,6 @@ def build_settings(
     max_line_bytes = parsed("max_line_bytes", int, 1 << 20)
     if max_line_bytes < 64:
         problems.append(f"--max-line-bytes: {max_line_bytes} is too small (at least 64)")
-    timeout = parsed("timeout", _positive_duration, 30.0)
     retry = RetryPolicy(
         backoff_max=parsed("max_backoff", _positive_duration, 60.0),
         max_retry_age=parsed("max_retry_age", _positive_duration),
@@ -377,9 +375,8 @@ def _oauth(
         if key_file:
             key = read_private_key_file(Path(key_file), kid=raw("key_id"))
         else:
-            # An escaped newline lets a PEM fit in one environment line.
-            text = (key_text or "").replace("\\n", "\n")
-            key = load_private_key(text, source="OKTA_PRIVATE_KEY", kid=raw("key_id"))
+            # keys.py reads a PEM whose newlines are escaped to fit one environment line.
+            key = load_private_key(key_text or "", source="OKTA_PRIVATE_KEY", kid=raw("key_id"))
         cache = raw("token_cache")
         return OAuthSettings(
             org_url=org_url,

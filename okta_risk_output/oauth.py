@@ -22,7 +22,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 import requests
@@ -34,6 +34,7 @@ from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
 from okta_risk_output.keys import SigningKey
 from okta_risk_output.logs import log
 from okta_risk_output.okta import user_agent
+from okta_risk_output.retry import json_object, printable
 from okta_risk_output.token_cache import CachedToken, TokenCacheFile
 
 __all__ = [
@@ -263,7 +264,7 @@ class TokenClient:
             ) from problem
 
     def _accept(self, response: requests.Response, started: float) -> AccessToken:
-        body = _json_object(response)
+        body = json_object(response)
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
             raise OAuthError(
@@ -286,7 +287,7 @@ class TokenClient:
         else:
             raise OAuthError(
                 f"the OAuth token endpoint {self._url} issued a token of unknown type "
-                f"{_clean(kind)!r}",
+                f"{printable(kind, 300)!r}",
                 ExitStatus.UNEXPECTED,
                 200,
             )
@@ -429,22 +430,9 @@ def _new_session() -> requests.Session:
 
 def _oauth_error(response: requests.Response) -> tuple[str | None, str | None]:
     """RFC 6749's `error` and `error_description`, cleaned, when the body has them."""
-    body = _json_object(response)
+    body = json_object(response)
     error, description = body.get("error"), body.get("error_description")
     return (
-        _clean(error) if isinstance(error, str) and error else None,
-        _clean(description) if isinstance(description, str) and description else None,
+        printable(error, 300) if isinstance(error, str) and error else None,
+        printable(description, 300) if isinstance(description, str) and description else None,
     )
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _clean(text: str, limit: int = 300) -> str:
-    """Server text goes into log lines: keep it printable and short."""
-    return "".join(c if c.isprintable() else "?" for c in text)[:limit]

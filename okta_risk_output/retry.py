@@ -24,7 +24,7 @@ import requests
 
 from okta_risk_output.errors import ExitStatus
 
-__all__ = ["Action", "Outcome", "RetryPolicy", "classify", "header_min"]
+__all__ = ["Action", "Outcome", "RetryPolicy", "classify", "header_min", "json_object", "printable"]
 
 _DEPRECATION_HINT = (
     "Okta deprecated POST /api/v1/risk/events/ip and removed it from its API spec in 2025, "
@@ -90,7 +90,7 @@ def classify(
         return Outcome(Action.RETRY, f"network error ({kind}): {error}")
     status = response.status_code
     request_id = response.headers.get("X-Okta-Request-Id")
-    body = _error_body(response)
+    body = json_object(response)
     summary = _summary(status, body)
     if 200 <= status < 300:
         return Outcome(Action.DELIVERED, "accepted", status, request_id=request_id)
@@ -107,7 +107,7 @@ def classify(
     if status == 400 and "error" in body and "errorCode" not in body:
         # An OAuth-shaped 400 (invalid_dpop_proof, invalid_request) is about the credential,
         # not the events: bisecting would dead-letter good events.
-        detail = _clean(f"{body.get('error')}: {body.get('error_description', '')}")
+        detail = printable(f"{body.get('error')}: {body.get('error_description', '')}")
         return Outcome(
             Action.STOP,
             f"HTTP 400 {detail}: {_OAUTH_HINT}",
@@ -182,7 +182,8 @@ def _rate_limit_wait(response: requests.Response, cap: float) -> float | None:
     return min(cap, max(0.0, reset - server_now + 1.0))
 
 
-def _error_body(response: requests.Response) -> dict[str, Any]:
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The answer's body when it is a JSON object, else {} (an HTML error page, nothing)."""
     if not response.content:
         return {}
     try:
@@ -196,7 +197,7 @@ def _summary(status: int, body: dict[str, Any]) -> str:
     code = body.get("errorCode")
     text = body.get("errorSummary")
     if code or text:
-        return f"HTTP {status} {code or ''} {_clean(text or '')}".rstrip()
+        return f"HTTP {status} {code or ''} {printable(text or '')}".rstrip()
     return f"HTTP {status}"
 
 
@@ -204,10 +205,10 @@ def _causes(body: dict[str, Any]) -> tuple[str, ...]:
     causes = body.get("errorCauses")
     if not isinstance(causes, list):
         return ()
-    return tuple(_clean(str(c.get("errorSummary", ""))) for c in causes if isinstance(c, dict))
+    return tuple(printable(str(c.get("errorSummary", ""))) for c in causes if isinstance(c, dict))
 
 
-def _clean(text: str, limit: int = 500) -> str:
+def printable(text: str, limit: int = 500) -> str:
     """Okta may echo input in error text: keep it printable and short."""
     printable = "".join(c if c.isprintable() else "?" for c in str(text))
     return printable[:limit]

@@ -535,10 +535,6 @@ class Spool:
             if row is None or float(row[0]) < until:
                 _set_meta(db, "next_send_at", repr(until))
 
-    def note_success(self) -> None:
-        with self._write() as db:
-            _set_meta(db, "last_error", "")
-
     def expire(self, now: float) -> list[tuple[str, int]]:
         """Remove signals whose expiresAt has passed; returns their (source, line)."""
         with self._write() as db:
