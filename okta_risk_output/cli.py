@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
-from okta_risk_output import __version__
+from okta_risk_output import __version__, entry
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.config import DEFAULTS, ENV, Settings, build_settings
 from okta_risk_output.emulator.command import emulator_command
@@ -73,6 +73,14 @@ def cli() -> None:
     POST /api/v1/risk/events/ip within Okta's limits. Bad lines go to a dead-letter file;
     logs go to stderr.
     """
+    # entry.py has recorded signals since the start; commands that run under
+    # _run_with_signals take them over there, the others get Python's handlers back now.
+    if click.get_current_context().invoked_subcommand not in _HANDLES_SIGNALS:
+        entry.release()
+
+
+_HANDLES_SIGNALS = frozenset({"run", "enqueue", "drain", "omprog", "fluentd", "splunk"})
+"""Commands that reach _run_with_signals (the host commands through _main)."""
 
 
 def _option(name: str, help_text: str, **kwargs: Any) -> Callable[[FC], FC]:
@@ -290,20 +298,22 @@ def drain(mode: str, duration: str | None, **options: Any) -> None:
 def status(spool: str | None, as_json: bool, watch_every: str | None) -> None:
     """Show what the spool holds: counts by state and risk level, age, size, last error."""
     setup_logging()
-    try:
-        settings = build_settings({"spool": spool}, delivery=False)
-        opened = Spool(settings.spool, policy=settings.spool_policy)
-    except OktaRiskOutputError as exc:
-        log.error("%s", exc)
-        sys.exit(int(exc.exit_status))
-    if watch_every is not None:
+    interval = 0.0
+    if watch_every is not None:  # usage first: nothing is opened for a bad flag
         try:
             interval = parse_duration(watch_every)
             if interval <= 0:
                 raise ValueError(f"{watch_every!r} must be more than zero")
         except ValueError as exc:
-            opened.close()
             raise click.BadParameter(str(exc), param_hint="--watch") from None
+    try:
+        settings = build_settings({"spool": spool}, delivery=False)
+        # Read-only: looking never creates, moves or changes a file (docs/guarantees.md).
+        opened = Spool(settings.spool, policy=settings.spool_policy, read_only=True)
+    except OktaRiskOutputError as exc:
+        log.error("%s", exc)
+        sys.exit(int(exc.exit_status))
+    if watch_every is not None:
         clock = SystemClock()
         try:
             watch(
@@ -349,11 +359,19 @@ def _sources(
     files: tuple[str, ...], stack: ExitStack, meter: IntakeMeter | None = None
 ) -> list[Source]:
     return [
-        Source("<stdin>", sys.stdin.buffer)
+        Source("<stdin>", _stdin())
         if name == "-"
         else Source(name, stack.enter_context(_open(name, meter)))
         for name in files or ("-",)
     ]
+
+
+def _stdin() -> BinaryIO:
+    """Our own reader on fd 0 rather than sys.stdin.buffer: the reader thread may still be
+    blocked in it at exit (a quiet pipe after SIGTERM), holding its lock, and the interpreter
+    aborts ("could not acquire lock ... at interpreter shutdown") when it then closes
+    sys.stdin's. Never closed, like fd 0 itself."""
+    return open(0, "rb", closefd=False)  # as long-lived as the process
 
 
 def _open(name: str, meter: IntakeMeter | None) -> BinaryIO:
@@ -457,6 +475,11 @@ def _run_with_signals(
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    # A signal that came while the program was starting (entry.py recorded it) counts as
+    # received now: the run starts already shutting down.
+    early, previous = entry.hand_over(previous)
+    for signum in early:
+        on_signal(signum, None)
     # A daemon thread, so that an abandoned request cannot keep the process alive.
     worker = threading.Thread(target=target, name="shipper", daemon=True)
     worker.start()

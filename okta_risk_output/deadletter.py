@@ -7,12 +7,14 @@ lines, events and Okta's error bodies.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
 from typing import Any
 
 from okta_risk_output.errors import ConfigError, LocalWriteError
+from okta_risk_output.logs import log
 from okta_risk_output.reader import KEEP_OF_OVERSIZED
 from okta_risk_output.timestamps import format_utc
 from okta_risk_output.validation import SchemaError
@@ -26,8 +28,9 @@ class DeadLetterFile:
         self._lock = threading.Lock()
         try:
             # Opened at start so that an unwritable path is a configuration error, not a
-            # surprise on the first bad line.
-            self._file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
+            # surprise on the first bad line. Unbuffered: a write that fails (a full disk)
+            # must not leave bytes in a buffer that a later flush or close fails on again.
+            self._file = open(path, "a+b", buffering=0)  # noqa: SIM115 - kept open on purpose
             self._end_last_line()
         except OSError as exc:
             raise ConfigError([f"cannot open the dead-letter file {path}: {exc.strerror}"]) from exc
@@ -39,9 +42,8 @@ class DeadLetterFile:
         size = self._file.seek(0, 2)
         if size:
             self._file.seek(size - 1)
-            if self._file.read(1) != "\n":
-                self._file.write("\n")
-                self._file.flush()
+            if self._file.read(1) != b"\n":
+                self._write_all(b"\n")
 
     def write(
         self,
@@ -71,11 +73,10 @@ class DeadLetterFile:
             entry["event"] = event
         # ASCII escapes: any text (a lone surrogate from a \\ud800 escape included) can
         # be written, and the file stays valid UTF-8 JSON lines.
-        text = json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n"
+        data = json.dumps(entry, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
         with self._lock:
             try:
-                self._file.write(text)
-                self._file.flush()
+                self._write_all(data)
                 os.fsync(self._file.fileno())
             except OSError as exc:
                 raise LocalWriteError(
@@ -83,6 +84,18 @@ class DeadLetterFile:
                 ) from exc
             self.written += 1
 
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)  # a full disk raises; a short write goes on
+            if not written:  # a non-blocking file taking nothing; never a regular file
+                raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+            view = view[written:]
+
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                # Nothing is lost: every entry was fsynced before it was counted.
+                log.warning("closing the dead-letter file %s: %s", self.path, exc.strerror)

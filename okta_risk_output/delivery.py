@@ -26,6 +26,7 @@ from okta_risk_output.metrics import Counters
 from okta_risk_output.okta import OktaClient
 from okta_risk_output.packing import PackLimits, Signal, pack, request_body
 from okta_risk_output.ratelimit import RateLimiter, read_budget
+from okta_risk_output.rejection import Search, named_in_causes
 from okta_risk_output.retry import Action, Outcome, RetryPolicy, classify
 from okta_risk_output.spool import Lease, Spool
 from okta_risk_output.validation import SchemaError, request_validator
@@ -34,6 +35,10 @@ __all__ = ["Deliverer"]
 
 _PREPARE_AHEAD = 0.2
 """Seconds before a request's turn when its signals are leased and packed."""
+_FOREIGN_LIMIT = 5
+"""Answers in a row from something other than Okta before delivery stops (exit 7)."""
+_CAP_EVERY = 60.0
+"""How often (seconds) stored retry and lease times are checked against their bounds."""
 
 
 class Deliverer:
@@ -72,6 +77,14 @@ class Deliverer:
         """Whether the credential was renewed after the last 401; a second 401 stops."""
         self.stopped: Outcome | None = None
         """Set when Okta refused us for good (401, 403, 404...): delivery is paused."""
+        self._held: list[Lease] = []
+        """Leases being delivered now (more than one while higher-risk work goes first)."""
+        self._longest_wait = max(policy.reset_wait_max + 2.0, policy.backoff_max)
+        """The longest any wait may be: a stored or announced time beyond it is capped."""
+        self._capped_at = float("-inf")
+        self._late_noted = False
+        self._foreign = 0
+        """Answers in a row that did not come from Okta (a proxy's or WAF's page)."""
 
     def step(self, *, input_ended: bool) -> float | None:
         """Do one unit of work. Returns 0 to be called again at once, seconds to wait first,
@@ -80,6 +93,7 @@ class Deliverer:
             return None
         now = self._clock.time()
         self._expire(now)
+        self._cap_stored_times(now)
         full = self._packing.max_signals
         ready, oldest, upcoming = self._spool.ready(now, at_most=full)
         if ready == 0:
@@ -87,9 +101,9 @@ class Deliverer:
         age = now - (oldest if oldest is not None else now)
         if not batch_due(ready, age, max_events=full, linger=self._linger, ended=input_ended):
             return self._linger - age
-        wait = self._limiter.delay()
-        if wait > _PREPARE_AHEAD:
-            return wait - _PREPARE_AHEAD
+        early = self._limiter.delay() - _PREPARE_AHEAD
+        if early > 0.001:  # less is no wait: float seconds may not resolve it
+            return early
         # The request is chosen and packed just before its turn, not after it: that work
         # would otherwise stretch every interval. Within a level, a signal that would expire
         # before its turn goes first; the spool estimates that turn from what is ahead of it.
@@ -103,56 +117,167 @@ class Deliverer:
         events, _ = pack(candidates, self._packing)
         return [signal for members in events for signal in members]
 
-    def _turn(self, now: float) -> float:
-        """0 when a request may go now (and the shared slot is then taken), else the wait."""
+    def _turn(self, now: float) -> tuple[float, int | None]:
+        """(0, slot) when a request may go now (the shared slot is then taken), else the
+        wait: this process's own pacing first, then what every process on the spool shares."""
         wait = self._limiter.delay()
         if wait > 0:
-            return wait
-        return self._spool.claim_send_slot(now, self._limiter.rate.interval)
+            return wait, None
+        rate = self._limiter.rate
+        return self._spool.claim_send_slot(
+            now,
+            rate.interval,
+            window=rate.per_seconds,
+            limit=rate.requests,
+            hold=self._lease_seconds,
+            longest=self._longest_wait,
+        )
 
     # -- one lease -----------------------------------------------------------------------
 
     def _deliver(self, lease: Lease) -> None:
-        parts = [lease.signals]
+        self._held.append(lease)
+        try:
+            self._deliver_parts(lease)
+        finally:
+            self._held.remove(lease)
+
+    def _deliver_parts(self, lease: Lease) -> None:
+        parts = [list(lease.signals)]
+        search: Search | None = None
         while parts:
-            part = parts.pop()
-            # Every request waits for its turn: the first, and the halves of a rejected one.
-            if not self._wait_for_turn():
-                self._spool.release(_with_rest(part, parts))
+            if search is not None and not self._higher_risk_first(parts):
+                self._spool.release(lease, _with_rest([], parts))
                 return
-            if part is not lease.signals:
-                self._spool.extend(lease, self._clock.time(), self._lease_seconds)
-            outcome = self._send(part)
+            part = parts.pop()
+            # Every request waits for its turn: the first, and the parts of a rejected one.
+            slot = self._wait_for_turn()
+            if slot is None:
+                self._spool.release(lease, _with_rest(part, parts))
+                return
+            # Only what this lease still holds may go: a lease that ran out (a process
+            # paused past it) may have been taken over, and the other process sends those.
+            held = self._spool.renew(lease, self._clock.time(), self._lease_seconds, part)
+            self._note_late(len(part) - len(held))
+            if not held:
+                self._spool.finish_send(slot, self._clock.time())
+                continue
+            part = held
+            outcome = self._send(part, slot)
+            outcome = self._judge_foreign(outcome)
             if outcome.action is not Action.STOP:
                 self._renewed = False
             if outcome.action is Action.DELIVERED:
                 self._failures = 0
-                self._counters.add(delivered=self._spool.ack(part))
-            elif outcome.action is Action.REJECTED and len(part) > 1:
-                self._failures = 0
-                middle = len(part) // 2
-                parts += [part[middle:], part[:middle]]  # first half goes out first
-                log.info(
-                    "Okta rejected a request of %d signals (%s); splitting it to find the bad ones",
-                    len(part),
-                    outcome.reason,
-                )
+                if search is not None:
+                    search.ruled_out()
+                delivered = self._spool.ack(lease, part)
+                self._note_late(len(part) - delivered)
+                self._counters.add(delivered=delivered)
             elif outcome.action is Action.REJECTED:
                 self._failures = 0
-                removed = self._dead_letter_signals(
-                    part, "rejected_by_okta", outcome.causes or (outcome.reason,)
-                )
-                self._counters.add(rejected=removed)
+                search = self._rejected(lease, part, parts, outcome, search)
             elif outcome.action is Action.RETRY:
-                self._retry_later(_with_rest(part, parts), outcome)
+                self._retry_later(lease, _with_rest(part, parts), outcome)
                 return
             elif self._renew_once(outcome):
                 parts.append(part)  # the same signals again, with a fresh credential
             else:
-                self._pause(_with_rest(part, parts), outcome)
+                self._pause(lease, _with_rest(part, parts), outcome)
                 return
 
-    def _send(self, part: list[Signal]) -> Outcome:
+    def _rejected(
+        self,
+        lease: Lease,
+        part: list[Signal],
+        parts: list[list[Signal]],
+        outcome: Outcome,
+        search: Search | None,
+    ) -> Search | None:
+        """Settle what a 400 condemns and plan the next requests (rejection.py)."""
+        answer = _answer(outcome)
+        named = named_in_causes(part, self._packing, outcome.every_cause or outcome.causes)
+        if named:
+            guilty = [s for s in part if s.id in named]
+            self._counters.add(rejected=self._condemn(lease, guilty, outcome, named))
+            rest = [s for s in part if s.id not in named]
+            if rest:
+                parts.append(rest)  # sent again at once: they were not what Okta refused
+            if search is not None:
+                search.ruled_out()
+            return search
+        if len(part) > 1:
+            if search is None:
+                search = Search(part, answer)
+            else:
+                search.rejected(answer)
+            middle = len(part) // 2
+            parts += [part[middle:], part[:middle]]  # first half goes out first
+            log.info(
+                "Okta rejected a request of %d signals (%s); splitting it to find the bad ones",
+                len(part),
+                outcome.reason,
+            )
+            return search
+        self._counters.add(rejected=self._condemn(lease, part, outcome))
+        if search is not None and search.single_rejected(part[0], answer, parts):
+            rest = _with_rest([], parts)
+            parts.clear()
+            if rest:
+                log.warning(
+                    "Okta rejects this request as a whole (%s), even one signal at a time;"
+                    " dead-lettering the other %d signals of it without trying each",
+                    outcome.reason,
+                    len(rest),
+                )
+                whole = (
+                    *outcome.causes,
+                    "rejected as a whole: the same answer for the full"
+                    " request and for single signals of it",
+                )
+                self._counters.add(rejected=self._condemn(lease, rest, outcome, causes=whole))
+        return search
+
+    def _condemn(
+        self,
+        lease: Lease,
+        signals: list[Signal],
+        outcome: Outcome,
+        named: dict[int, list[str]] | None = None,
+        *,
+        causes: tuple[str, ...] | None = None,
+    ) -> int:
+        """Dead-letter what Okta refused; returns how many left the spool."""
+        held = self._spool.renew(lease, self._clock.time(), self._lease_seconds, signals)
+        self._note_late(len(signals) - len(held))
+        default = causes if causes is not None else (outcome.causes or (outcome.reason,))
+        return self._dead_letter_signals(
+            lease,
+            held,
+            "rejected_by_okta",
+            lambda s: tuple(named[s.id]) if named and s.id in named else default,
+        )
+
+    def _higher_risk_first(self, parts: list[list[Signal]]) -> bool:
+        """Between the requests of a long bisection, deliver any ready signals of a higher
+        risk than what it still holds, so a search among LOW never keeps a HIGH waiting.
+        False on shutdown or when delivery stopped meanwhile."""
+        best = min(s.level_rank for members in parts for s in members)
+        if best > 0:
+            now = self._clock.time()
+            other = self._spool.lease(now, self._lease_seconds, self._choose, below_rank=best)
+            if other is not None:
+                self._deliver(other)
+        return self.stopped is None and not self._stop.is_set()
+
+    def _send(self, part: list[Signal], slot: int) -> Outcome:
+        """One request; its shared slot is marked finished whatever happens."""
+        try:
+            return self._post(part)
+        finally:
+            self._spool.finish_send(slot, self._clock.time())
+
+    def _post(self, part: list[Signal]) -> Outcome:
         events, left = pack(part, self._packing)
         assert not left, "a part of a packed lease always packs again"
         body = request_body(events)
@@ -179,7 +304,11 @@ class Deliverer:
             self._limiter.finished()
             reason = "the credential cannot be sent in an HTTP header (invalid characters)"
             return Outcome(Action.STOP, reason, exit_status=ExitStatus.AUTH_FAILED)
-        budget = None if response is None else read_budget(response, self._clock.time())
+        budget = None
+        if response is not None:
+            budget = read_budget(
+                response, self._clock.time(), reset_cap=self._policy.reset_wait_max
+            )
         gap = self._limiter.finished(budget)
         if gap is not None and gap > self._limiter.rate.interval:
             # Okta's budget is tighter than ours (another client of the org spends it):
@@ -215,7 +344,7 @@ class Deliverer:
         log.warning("%s; renewing the access token and trying once more", outcome.reason)
         return True
 
-    def _retry_later(self, signals: list[Signal], outcome: Outcome) -> None:
+    def _retry_later(self, lease: Lease, signals: list[Signal], outcome: Outcome) -> None:
         now = self._clock.time()
         # The server's word (a 429's Reset) beats our own backoff.
         wait = outcome.wait
@@ -230,13 +359,17 @@ class Deliverer:
             too_old = [s for s in signals if now - (s.first_failure_at or now) >= max_age]
             if too_old:
                 reason = f"gave up after retrying for at least {max_age:g}s: {outcome.reason}"
-                self._counters.add(gave_up=self._dead_letter_signals(too_old, "gave_up", (reason,)))
+                gave_up = self._dead_letter_signals(lease, too_old, "gave_up", lambda _: (reason,))
+                self._counters.add(gave_up=gave_up)
                 signals = [s for s in signals if s not in too_old]
         log.warning("%s; retrying in %.1fs", outcome.reason, delay)
-        self._spool.retry_later(signals, now=now, at=now + delay, error=outcome.reason)
+        back = self._spool.retry_later(
+            lease, signals, now=now, at=now + delay, error=outcome.reason
+        )
+        self._note_late(len(signals) - back)
 
-    def _pause(self, signals: list[Signal], outcome: Outcome) -> None:
-        self._spool.release(signals, error=outcome.reason)
+    def _pause(self, lease: Lease, signals: list[Signal], outcome: Outcome) -> None:
+        self._spool.release(lease, signals, error=outcome.reason)
         self.stopped = outcome
         log.error(
             "delivery stopped: %s; %d signals stay in the spool %s until this is fixed",
@@ -245,22 +378,75 @@ class Deliverer:
             self._spool.path,
         )
 
-    def _wait_for_turn(self) -> bool:
-        """Wait until a request may go; False on shutdown."""
+    def _wait_for_turn(self) -> int | None:
+        """Wait until a request may go and return its shared slot; None on shutdown. The
+        leases held meanwhile are renewed, so that no other process takes their signals
+        over while this one waits (a Reset of two minutes is longer than a lease)."""
         while not self._stop.is_set():
-            delay = self._turn(self._clock.time())
-            if delay <= 0:
-                return True
+            now = self._clock.time()
+            for lease in self._held:
+                if lease.expires - now < self._lease_seconds / 2:
+                    self._spool.renew(lease, now, self._lease_seconds)
+            delay, slot = self._turn(now)
+            if slot is not None:
+                return slot
             self._clock.sleep(min(delay, 0.25), self._stop)
-        return False
+        return None
+
+    def _judge_foreign(self, outcome: Outcome) -> Outcome:
+        """An answer that is not Okta's (a proxy or WAF page) is retried; after a few in a
+        row, delivery stops and says what answered, with every signal still spooled."""
+        if not (outcome.action is Action.RETRY and outcome.foreign):
+            self._foreign = 0
+            return outcome
+        self._foreign += 1
+        if self._foreign < _FOREIGN_LIMIT:
+            return outcome
+        return Outcome(
+            Action.STOP,
+            f"{outcome.reason}; {self._foreign} answers in a row did not come from Okta:"
+            " check the proxy, WAF or load balancer between this host and --org-url",
+            outcome.status,
+            exit_status=ExitStatus.NOT_OKTA,
+            request_id=outcome.request_id,
+        )
+
+    def _note_late(self, lost: int) -> None:
+        """Some signals of a lease were no longer held by it when it came to settle them."""
+        if lost <= 0:
+            return
+        self._counters.add(taken_over=lost)
+        if self._late_noted:
+            log.debug("%d more signals were no longer held by this process's lease", lost)
+            return
+        self._late_noted = True
+        log.warning(
+            "%d signals were no longer held by this process's lease when it settled them:"
+            " another process sharing the spool took them over (this one was paused or slow"
+            " past the lease), or they expired; nothing changed in the spool for them here,"
+            " and Okta may receive them twice",
+            lost,
+        )
+
+    def _cap_stored_times(self, now: float) -> None:
+        mono = self._clock.monotonic()
+        if mono - self._capped_at < _CAP_EVERY:
+            return
+        self._capped_at = mono
+        self._spool.cap_stored_times(now, retry=self._longest_wait, lease=self._lease_seconds)
 
     def _dead_letter_signals(
-        self, signals: list[Signal], kind: str, causes: tuple[str, ...]
+        self,
+        lease: Lease,
+        signals: list[Signal],
+        kind: str,
+        causes_of: Callable[[Signal], tuple[str, ...]],
     ) -> int:
         """Write each to the dead-letter file, then take them out of the spool; returns how
         many were still there to take (another process may have delivered one meanwhile)."""
         prefix = "Okta: " if kind == "rejected_by_okta" else ""
         for signal in signals:
+            causes = causes_of(signal)
             self._dead_letter.write(
                 now=self._clock.time(),
                 source=signal.source,
@@ -278,7 +464,9 @@ class Deliverer:
                 "; ".join(causes),
             )
         # Only once every entry is safely in the dead-letter file do they leave the spool.
-        return self._spool.dead(signals)
+        removed = self._spool.dead(lease, signals)
+        self._note_late(len(signals) - removed)
+        return removed
 
     def _expire(self, now: float) -> None:
         gone = self._spool.expire(now)
@@ -291,6 +479,11 @@ class Deliverer:
                 source,
                 line,
             )
+
+
+def _answer(outcome: Outcome) -> str:
+    """What identifies an answer, to tell whether two rejections said the same."""
+    return " | ".join((str(outcome.status), outcome.reason, *outcome.causes))
 
 
 def _with_rest(part: list[Signal], parts: list[list[Signal]]) -> list[Signal]:

@@ -47,6 +47,9 @@ class ExitStatus(enum.IntEnum):
     """Okta answered 404/405/410 or redirected: wrong org URL, or the endpoint is switched off."""
     LOCAL_WRITE_FAILED = 6
     """The spool or the dead-letter file could not be written (disk full, permissions)."""
+    NOT_OKTA = 7
+    """Answers that are not Okta's (a 400 without errorCode, an HTML page) kept coming: a
+    proxy, WAF or load balancer stands between us and Okta. Nothing was dead-lettered."""
 
     @property
     def meaning(self) -> str:
@@ -65,6 +68,10 @@ _MEANINGS = {
     ),
     ExitStatus.LOCAL_WRITE_FAILED: (
         "the spool or the dead-letter file could not be written (disk full, permissions)"
+    ),
+    ExitStatus.NOT_OKTA: (
+        "delivery stopped: something other than Okta (a proxy, WAF or load balancer) keeps "
+        "answering"
     ),
 }
 

@@ -48,7 +48,8 @@ class LineOutcome(enum.Enum):
     SPOOLED = "spooled"
     REFUSED = "refused"
     STOPPED = "stopped"
-    """Shutdown came while waiting for room (block policy); the line was not taken."""
+    """The block policy had no room, and a shutdown came or delivery stopped for good (so
+    room never will): the line was not taken."""
 
 
 class Intake:
@@ -74,15 +75,48 @@ class Intake:
         self._on_spooled = on_spooled
         self._rejections = RejectionLog()
         self._block = spool.policy.overflow == "block"
+        self._no_room = threading.Event()
 
     def read(self, sources: Iterable[Source]) -> None:
-        """Take in every line of every source, until they end or a shutdown is asked for."""
+        """Take in every line of every source, until they end or intake must stop: a
+        shutdown is asked for, or (block policy) room for the next line can never come."""
         for source in sources:
-            lines = read_lines(source.stream, source.name, self._max_line_bytes)
-            for batch in _batches(lines, self._stop):
-                outcomes = self.accept_many(batch)
-                if self._stop.is_set() or LineOutcome.STOPPED in outcomes:
-                    return
+            if not self._read_source(source):
+                return
+
+    def _read_source(self, source: Source) -> bool:
+        """One source to its end (True), or until intake must stop (False)."""
+        ahead = _ReadAhead(read_lines(source.stream, source.name, self._max_line_bytes), self._stop)
+        stopped = 0
+        try:
+            for batch in ahead.batches():
+                stopped = self.accept_many(batch).count(LineOutcome.STOPPED)
+                if stopped or self._stop.is_set():
+                    break
+        finally:
+            not_taken = stopped + ahead.close()
+        if not_taken:
+            self._report_not_taken(source, not_taken)
+        return ahead.ended and not stopped and not self._stop.is_set()
+
+    def no_room_will_come(self) -> None:
+        """Delivery has stopped for this process (401, 403, 404...): under the block policy,
+        waiting for room would never end, so from now on a line that does not fit is not
+        taken (STOPPED) and reading stops."""
+        self._no_room.set()
+
+    def _report_not_taken(self, source: Source, count: int) -> None:
+        # Read from the input but never accepted: from a pipe, these lines are lost.
+        if self._no_room.is_set() and not self._stop.is_set():
+            log.error(
+                "intake stopped: the spool is full and delivery has stopped, so no room can "
+                "come (block policy); %d lines read from %s were not taken, and the rest of "
+                "the input was not read",
+                count,
+                source.name,
+            )
+        else:
+            log.warning("shutting down: %d lines read from %s were not taken", count, source.name)
 
     def accept(self, line: Line) -> LineOutcome:
         """One line to its outcome; when this returns, the outcome is durable."""
@@ -175,7 +209,7 @@ class Intake:
         """The block policy: hold these lines (and so the host) until delivery frees room."""
         waited = False
         while not self._spool.has_room(event):
-            if self._stop.is_set():
+            if self._stop.is_set() or self._no_room.is_set():
                 return False
             if not waited:
                 log.warning("spool full: intake waits for delivery to make room (block policy)")
@@ -192,67 +226,107 @@ class _ReadFailed:
         self.error = error
 
 
-def _batches(lines: Iterator[Line], stop: threading.Event) -> Iterator[list[Line]]:
-    """Group lines into batches of what has already arrived, reading on a helper thread.
+class _ReadAhead:
+    """Lines read on a helper thread, handed over in batches of what has already arrived.
 
     The helper may block on a quiet pipe for ever; it is a daemon, so it never holds up
-    the exit, and lines it has read but not handed over were never accepted. It reads
-    ahead by at most _READ_AHEAD_BYTES of lines, so memory stays bounded.
+    the exit, and lines it has read but not handed over were never accepted. It holds at
+    most _READ_AHEAD_BYTES and _READ_AHEAD_LINES (a short line costs far more memory as an
+    object than its bytes) and reads nothing more once a stop is asked for or intake closes
+    it: a shutdown that waits for a request must not fill memory from a fast input.
     """
-    handoff: queue.Queue[Any] = queue.Queue()
-    budget = _ByteBudget(_READ_AHEAD_BYTES)
 
-    def produce() -> None:
+    def __init__(self, lines: Iterator[Line], stop: threading.Event) -> None:
+        self.ended = False
+        """Whether the source was read to its end and every line handed over."""
+        self._stop = stop
+        self._handoff: queue.Queue[Any] = queue.Queue()
+        self._budget = _Budget(_READ_AHEAD_BYTES, _READ_AHEAD_LINES, stop)
+        threading.Thread(target=self._produce, args=(lines,), name="reader", daemon=True).start()
+
+    def _produce(self, lines: Iterator[Line]) -> None:
         try:
-            for line in lines:
-                budget.take(len(line.data), stop)
-                handoff.put(line)
-            handoff.put(_END)
+            while self._budget.wait_for_room():
+                line = next(lines, None)
+                if line is None:
+                    self._handoff.put(_END)
+                    return
+                self._budget.hold(len(line.data))
+                self._handoff.put(line)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            handoff.put(_ReadFailed(exc))
+            self._handoff.put(_ReadFailed(exc))
 
-    threading.Thread(target=produce, name="reader", daemon=True).start()
-    while not stop.is_set():
-        try:
-            item = handoff.get(timeout=_STOP_POLL)
-        except queue.Empty:
-            continue
-        batch: list[Line] = []
-        while isinstance(item, Line):
-            batch.append(item)
-            budget.give(len(item.data))
-            if len(batch) >= MAX_BATCH:
-                break
+    def batches(self) -> Iterator[list[Line]]:
+        while not self._stop.is_set():
             try:
-                item = handoff.get_nowait()
+                item = self._handoff.get(timeout=_STOP_POLL)
             except queue.Empty:
-                break
-        if batch:
-            yield batch
-        if item is _END:
-            return
-        if isinstance(item, _ReadFailed):
-            raise item.error
+                continue
+            batch: list[Line] = []
+            while isinstance(item, Line):
+                batch.append(item)
+                self._budget.release(len(item.data))
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._handoff.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                yield batch
+            if item is _END:
+                self.ended = True
+                return
+            if isinstance(item, _ReadFailed):
+                raise item.error
+
+    def close(self) -> int:
+        """Stop the reader; how many lines it read that were never handed over."""
+        return self._budget.halt()
 
 
 _READ_AHEAD_BYTES = 8 << 20
+_READ_AHEAD_LINES = 8 * MAX_BATCH
 
 
-class _ByteBudget:
-    """Bytes the reader may hold ahead of intake; one line always fits, however long."""
+class _Budget:
+    """What the reader may hold ahead of intake, in bytes and in lines; one line always
+    fits, however long."""
 
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._held = 0
+    def __init__(self, max_bytes: int, max_lines: int, stop: threading.Event) -> None:
+        self._max_bytes = max_bytes
+        self._max_lines = max_lines
+        self._stop = stop
+        self._bytes = 0
+        self._lines = 0
+        self._halted = False
         self._cond = threading.Condition()
 
-    def take(self, amount: int, stop: threading.Event) -> None:
+    def wait_for_room(self) -> bool:
+        """Before each read: wait while the reader holds its fill; False once it must stop."""
         with self._cond:
-            while self._held and self._held + amount > self._limit and not stop.is_set():
+            while self._lines and (
+                self._lines >= self._max_lines or self._bytes >= self._max_bytes
+            ):
+                if self._halted or self._stop.is_set():
+                    break
                 self._cond.wait(_STOP_POLL)
-            self._held += amount
+            return not (self._halted or self._stop.is_set())
 
-    def give(self, amount: int) -> None:
+    def hold(self, size: int) -> None:
         with self._cond:
-            self._held -= amount
+            self._bytes += size
+            self._lines += 1
+
+    def release(self, size: int) -> None:
+        with self._cond:
+            self._bytes -= size
+            self._lines -= 1
             self._cond.notify_all()
+
+    def halt(self) -> int:
+        """No more reads; the lines still held."""
+        with self._cond:
+            self._halted = True
+            self._cond.notify_all()
+            return self._lines

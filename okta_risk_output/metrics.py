@@ -36,6 +36,9 @@ class Counters:
     gave_up: int = 0
     """Retried for longer than --max-retry-age."""
     expired: int = 0
+    taken_over: int = 0
+    """Signals whose lease ran out before this process settled them: another process
+    sharing the spool took them over, and settles them (docs/guarantees.md, leases)."""
     requests: int = 0
     retries: int = 0
     throttled: int = 0

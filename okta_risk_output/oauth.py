@@ -18,6 +18,7 @@ needed the token and are retried like any network error. Refusals raise `OAuthEr
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from okta_risk_output.dpop import NONCE_HEADER, DPoPKey, NonceStore
 from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
 from okta_risk_output.keys import SigningKey
 from okta_risk_output.logs import log
-from okta_risk_output.okta import user_agent
+from okta_risk_output.okta import bounded_request, user_agent, watch_deadlines
 from okta_risk_output.retry import json_object, printable
 from okta_risk_output.token_cache import CachedToken, TokenCacheFile
 
@@ -61,6 +62,9 @@ MAX_NONCE_RETRIES = 2
 """New nonces accepted for one token request before giving up, as Okta's Python SDK does."""
 DEFAULT_LIFETIME = 3600
 """Okta's fixed token lifetime, assumed when a response leaves out `expires_in`."""
+
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 def token_url(org_url: str) -> str:
@@ -145,7 +149,7 @@ class TokenClient:
     ) -> None:
         self.settings = settings
         self._clock = clock
-        self._session = session or _new_session()
+        self._session = watch_deadlines(session or _new_session())
         self._url = token_url(settings.org_url)
         self._timeout = (min(10.0, settings.timeout), settings.timeout)
         self._lock = threading.RLock()
@@ -251,12 +255,16 @@ class TokenClient:
             ),
         }
         try:
-            return self._session.post(
+            # Bounded like every request (okta.bounded_request): the whole exchange within
+            # the timeout, at most a small prefix of the answer read.
+            return bounded_request(
+                self._session,
+                "POST",
                 self._url,
+                seconds=settings.timeout,
                 data=form,
                 headers=headers,
                 timeout=self._timeout,
-                allow_redirects=False,
             )
         except requests.RequestException as problem:
             raise TokenEndpointUnavailable(
@@ -269,6 +277,14 @@ class TokenClient:
         if not isinstance(value, str) or not value:
             raise OAuthError(
                 f"the OAuth token endpoint {self._url} answered 200 without an access token",
+                ExitStatus.UNEXPECTED,
+                200,
+            )
+        if not _VISIBLE_ASCII.fullmatch(value):
+            # It goes in a header, where http.client's error would quote it: refuse it here.
+            raise OAuthError(
+                f"the OAuth token endpoint {self._url} issued an access token with characters "
+                "other than visible ASCII, which no HTTP header can carry",
                 ExitStatus.UNEXPECTED,
                 200,
             )

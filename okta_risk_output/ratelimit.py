@@ -28,6 +28,7 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from okta_risk_output.clock import Clock
+from okta_risk_output.logs import log
 from okta_risk_output.retry import header_min
 from okta_risk_output.units import Rate
 
@@ -77,9 +78,15 @@ def next_token(previous: float, now: float, interval: float) -> float:
     return max(previous, now - interval) + interval
 
 
-def read_budget(response: requests.Response, local_now: float) -> ServerBudget | None:
+def read_budget(
+    response: requests.Response, local_now: float, *, reset_cap: float = 120.0
+) -> ServerBudget | None:
     """The budget an answer reports, measured on the server's clock (its Date header) when
-    it has one; None when the headers are missing."""
+    it has one; None when the headers are missing.
+
+    A Reset further away than `reset_cap` (Okta's windows are a minute; the documented
+    bound is the 2-minute cap on a Reset wait) counts as the cap, with one WARN naming the
+    header: a broken or hostile answer must not park delivery for years."""
     limit = header_min(response, "X-Rate-Limit-Limit")
     remaining = header_min(response, "X-Rate-Limit-Remaining")
     reset = header_min(response, "X-Rate-Limit-Reset")
@@ -88,9 +95,27 @@ def read_budget(response: requests.Response, local_now: float) -> ServerBudget |
     now = local_now
     date = response.headers.get("Date")
     if date:
-        with contextlib.suppress(TypeError, ValueError):  # a bad Date: our clock will do
+        with contextlib.suppress(TypeError, ValueError, OverflowError):  # our clock will do
             now = parsedate_to_datetime(date).timestamp()
-    return ServerBudget(limit, remaining, max(0.0, reset - now))
+    reset_in = max(0.0, reset - now)
+    if reset_in > reset_cap:
+        _warn_once(
+            "X-Rate-Limit-Reset",
+            f"X-Rate-Limit-Reset says the budget returns in {reset_in:.0f}s, beyond the"
+            f" {reset_cap:g}s any wait may last; counting it as {reset_cap:g}s",
+        )
+        reset_in = reset_cap
+    return ServerBudget(max(0, limit), max(0, remaining), reset_in)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(header: str, message: str) -> None:
+    """One WARN per header and process: a bad header usually comes on every answer."""
+    if header not in _warned:
+        _warned.add(header)
+        log.warning("%s", message)
 
 
 class RateLimiter:
@@ -111,7 +136,10 @@ class RateLimiter:
         earliest = max(self._next_token, self._blocked_until, self._server_next)
         if len(self._finished) == self.rate.requests:
             earliest = max(earliest, self._finished[0] + self.rate.per_seconds)
-        return max(0.0, earliest - self._clock.monotonic())
+        wait = earliest - self._clock.monotonic()
+        # A remainder under a millisecond is no wait: float seconds cannot always resolve
+        # it, and a loop waiting for it could spin on a clock that never seems to move.
+        return wait if wait > 0.001 else 0.0
 
     def started(self) -> None:
         self._started = self._clock.monotonic()

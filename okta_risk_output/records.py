@@ -3,7 +3,8 @@
 A line holds either an Okta RiskEvent (it has `subjects`) or a flat signal
 {ip, riskLevel, message?, timestamp?, expiresAt?} that is wrapped into a one-subject event.
 Normalisation is forgiving (timestamps, riskLevel case) unless strict; validity is decided
-only by the schema, through validation.py.
+only by the schema, through validation.py. Every address is written in its canonical text,
+strict or not: the spool coalesces on that text, and it never changes the schema's verdict.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from okta_risk_output.errors import RecordRejected, RecordSkipped
-from okta_risk_output.profiles import Profile, Skip, is_skippable_ip, sanitise_message
+from okta_risk_output.profiles import Profile, Skip, canonical_subjects, sanitise_message
 from okta_risk_output.reader import Line
 from okta_risk_output.timestamps import format_utc, normalise_timestamp
 from okta_risk_output.validation import SchemaError, Validator, event_validator
@@ -45,6 +46,7 @@ class RecordMapper:
     profile: Profile | None = None
     """Maps foreign records (Suricata, CEF, ...) to signals first; None: the native forms."""
     allow_non_global_ips: bool = False
+    """For native input; a profile applies its own setting (mapper_for gives both the same)."""
 
     def to_event(self, line: Line, now: float) -> dict[str, Any]:
         """The line's RiskEvent, ready to send.
@@ -69,9 +71,12 @@ class RecordMapper:
             mapped = record if profile is None else profile.map(record, now=now)
         if isinstance(mapped, Skip):
             raise RecordSkipped(mapped.reason)
-        return self._event_from(mapped, now)
+        # A profile's flat signal has had its address made canonical and judged already.
+        return self._event_from(mapped, now, addresses_done=profile is not None)
 
-    def _event_from(self, record: dict[str, Any], now: float) -> dict[str, Any]:
+    def _event_from(
+        self, record: dict[str, Any], now: float, addresses_done: bool = False
+    ) -> dict[str, Any]:
         flat = "subjects" not in record
         problems: list[SchemaError] = []
         if flat:
@@ -92,8 +97,8 @@ class RecordMapper:
             event = dict(record)
         if not self.strict:
             _normalise(event)
-        if not self.allow_non_global_ips:
-            _skip_non_global(event)
+        if not (flat and addresses_done):
+            _canonical_addresses(event, skip_non_global=not self.allow_non_global_ips)
         if self.default_expires_in is not None and "expiresAt" not in event:
             event["expiresAt"] = format_utc(now + self.default_expires_in)
         found = (self.validator or event_validator()).errors(event)
@@ -134,18 +139,18 @@ def _normalise_subject(subject: Any) -> Any:
     return subject
 
 
-def _skip_non_global(event: dict[str, Any]) -> None:
-    """Drop subjects whose address Okta can never see a sign-in from; skip if none is left."""
+def _canonical_addresses(event: dict[str, Any], skip_non_global: bool) -> None:
+    """Write each subject's address in canonical text (2001:DB8::1 and 2001:0db8::0001 are one
+    address, which the spool must coalesce) and, when `skip_non_global`, drop the subjects
+    whose address Okta can never see a sign-in from; skip the record if none is left. One
+    parse per address serves both: this is the hot path of intake."""
     subjects = event.get("subjects")
-    if not isinstance(subjects, list) or not subjects:
+    if not isinstance(subjects, list):
         return
-    reasons = [
-        is_skippable_ip(s["ip"]) if isinstance(s, dict) and isinstance(s.get("ip"), str) else None
-        for s in subjects
-    ]
-    if all(reasons):
-        raise RecordSkipped(str(reasons[0]))
-    event["subjects"] = [s for s, reason in zip(subjects, reasons, strict=True) if not reason]
+    kept, reason = canonical_subjects(subjects, skip_non_global)
+    if reason:
+        raise RecordSkipped(reason)
+    event["subjects"] = kept
 
 
 def _parse_object(text: str) -> dict[str, Any]:

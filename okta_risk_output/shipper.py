@@ -96,8 +96,7 @@ class Shipper:
             if ended_at is None and not intake.is_alive():
                 ended_at = self._clock.monotonic()
             ended = ended_at is not None
-            wait = deliverer.step(input_ended=ended)
-            self._tick(wait)
+            wait = self._step(deliverer, input_ended=ended)
             if ended and (wait is None or deliverer.stopped is not None):
                 break
             if ended_at is not None and self._eof_timeout_passed(ended_at):
@@ -154,6 +153,16 @@ class Shipper:
 
     def budget(self) -> dict[str, float] | None:
         return None if self._deliverer is None else self._deliverer.budget()
+
+    def _step(self, deliverer: Deliverer, *, input_ended: bool) -> float | None:
+        """One delivery step while intake runs beside it."""
+        wait = deliverer.step(input_ended=input_ended)
+        if deliverer.stopped is not None:
+            # Room in a full spool can come only from this delivery: intake must not wait
+            # for it (the block policy) until its input ends, which may be never.
+            self._intake.no_room_will_come()
+        self._tick(wait)
+        return wait
 
     def _tick(self, wait: float | None) -> None:
         self._next_send_at = None if wait is None else self._clock.monotonic() + wait
@@ -260,8 +269,7 @@ class Shipper:
         try:
             while not self._stop.is_set():
                 input_ended = not feeder.is_alive()
-                wait = deliverer.step(input_ended=input_ended)
-                self._tick(wait)
+                wait = self._step(deliverer, input_ended=input_ended)
                 if input_ended and (wait is None or deliverer.stopped is not None):
                     break
                 self._nap(_NAP if wait is None else wait)

@@ -7,9 +7,10 @@ when Okta has answered 2xx (ack), when it has been written to the dead-letter fi
 when its expiresAt has passed (expire), when a later one for the same IP was merged into
 it (coalesced: the later one is counted), or when the overflow policy drops it.
 Several processes may share one file: a batch is claimed with a lease (an id and an
-expiry); an expired lease, or one held by a process that no longer runs, returns its
-signals. The pacing of requests lives here too, so processes sharing a spool share Okta's
-budget.
+expiry); an expired lease, or one whose holder is soundly known to be gone (holders.py),
+returns its signals. A lease's signals are settled only by that lease, and nothing merges
+into a signal in flight. The pacing of requests lives here too (the token bucket and the
+end-to-start window), so processes sharing a spool share Okta's budget.
 
 Times stored here are wall-clock epoch seconds, since processes share them. Every change of
 state also updates the running totals in the same transaction, so `status` and the
@@ -18,11 +19,11 @@ conservation law never disagree with the rows.
 
 from __future__ import annotations
 
+import fcntl
 import os
-import socket
 import sqlite3
 import threading
-import uuid
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,12 +31,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from okta_risk_output.errors import LocalWriteError
+from okta_risk_output.holders import holder_is_dead, new_lease_id
 from okta_risk_output.logs import log
 from okta_risk_output.packing import Signal
 from okta_risk_output.ratelimit import next_token
 from okta_risk_output.timestamps import epoch_of
 
 __all__ = [
+    "APPLICATION_ID",
     "OVERFLOW_POLICIES",
     "SCHEMA_VERSION",
     "Lease",
@@ -43,13 +46,20 @@ __all__ = [
     "Spool",
     "SpoolPolicy",
     "risk_rank",
+    "spool_file_kind",
 ]
 
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x4F4B5253
+"""SQLite's application_id of every spool ("OKRS"): the mark that tells our files from
+another program's, kept in the header so it is readable even when the rest is damaged."""
 OVERFLOW_POLICIES = ("drop-lowest-risk", "block", "reject-new")
 RISK_LEVELS = ("HIGH", "MEDIUM", "LOW")
 TOTALS = ("accepted", "delivered", "dead_lettered", "expired", "dropped", "coalesced")
 MESSAGE_MAX = 512
+_NOW_ENOUGH = 0.001
+"""A wait shorter than this is no wait: epoch seconds near 2e9 cannot resolve much less,
+so waiting for such a remainder could spin on a clock that never seems to move."""
 _CANDIDATES = 4000
 """How many ready signals a lease looks at to fill one request."""
 
@@ -82,6 +92,18 @@ _SCHEMA = [
     " WHERE expires_at IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS signals_by_retry ON signals (next_attempt_at)",
 ]
+# Added after version 1 shipped; created on open by a writer (older programs ignore them).
+_ADDED = [
+    # One row per request of any process on this spool: its start and its end (until it
+    # ends, the latest it can end). The shared form of ratelimit.py's end-to-start window.
+    """CREATE TABLE IF NOT EXISTS sends (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started REAL NOT NULL,
+        ends REAL NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0
+    )""",
+]
+_SCHEMA += _ADDED
 # Gauges kept beside the totals, so that no write has to count the whole table.
 _GAUGES = ("live_events", "live_bytes")
 _READY = (
@@ -136,7 +158,11 @@ class Lease:
 
 
 class Spool:
-    """One process's connection to a spool file; safe to share between its threads."""
+    """One process's connection to a spool file; safe to share between its threads.
+
+    `read_only` (for `status`): nothing is created, moved or changed; a missing file, a
+    file that is not a spool, a newer or a damaged one is a LocalWriteError.
+    """
 
     def __init__(
         self,
@@ -145,59 +171,116 @@ class Spool:
         policy: SpoolPolicy | None = None,
         sync: str = "normal",
         max_pages: int | None = None,
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self.policy = policy or SpoolPolicy()
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._owner = f"{socket.gethostname()}:{os.getpid()}"
         self._closed = False
+        self._shared_lock: int | None = None
+        self._late_noted = False
         self.moved_aside: str | None = None
         """Where a damaged spool file was moved on open, if it was."""
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            try:
-                self._db = self._open(sync, max_pages)
-            except _Damaged as damage:
-                self.moved_aside = self._move_aside(str(damage))
-                self._db = self._open(sync, max_pages)
-                with self._write() as db:
-                    _bump(db, "damaged_spools_moved_aside", 1, table="meta")
-        except (OSError, sqlite3.Error, _Damaged) as exc:
-            # Not damage (a permission, a locked file, no file descriptor left): the spool
-            # may hold accepted events, so it is left where it is and the run stops.
+            if read_only:
+                self._db = self._open_read_only()
+            else:
+                self._db = self._open_for_writing(sync, max_pages)
+        except (OSError, sqlite3.Error, _Damaged, _NotOurs) as exc:
+            # Not damage we may repair (a permission, a locked file, a file that is not
+            # ours, a newer version): the file may hold accepted events, so it is left
+            # exactly where it is and the run stops.
+            self._unlock()
             raise LocalWriteError(f"cannot open the spool {path}: {exc}") from exc
-        self._release_leases_of_dead_processes()
+        if not read_only:
+            self._release_leases_of_dead_processes()
 
     # -- opening, damage and schema ------------------------------------------------------
 
-    def _open(self, sync: str, max_pages: int | None) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    def _open_for_writing(self, sync: str, max_pages: int | None) -> sqlite3.Connection:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        # Every writer holds a shared lock on PATH.lock while it has the spool open, so
+        # a damaged file is moved aside only when no other process is using it.
+        self._shared_lock = _lock_file(self.path + ".lock", fcntl.LOCK_SH)
+        kind = spool_file_kind(self.path)
+        if kind in ("foreign", "not-sqlite"):
+            raise _NotOurs(_NOT_OURS[kind])
         try:
-            return self._prepare(db, sync, max_pages)
+            return self._connect(self.path, sync, max_pages, adopt=kind == "unmarked")
+        except _Damaged as damage:
+            if kind != "ours":
+                # Unmarked (older spools carry no mark): it may be someone else's file.
+                raise _NotOurs(
+                    f"{damage}; it carries no okta-risk-output mark, so it is left alone"
+                    " (move it aside yourself if it is an old spool)"
+                ) from None
+            self.moved_aside = self._move_aside(str(damage))
+            db = self._connect(self.path, sync, max_pages, adopt=False)
+            self._db = db
+            with self._write() as writing:
+                _bump(writing, "damaged_spools_moved_aside", 1, table="meta")
+            return db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not os.path.exists(self.path):
+            raise _NotOurs("no such file (nothing was ever spooled there?)")
+        kind = spool_file_kind(self.path)
+        if kind in ("foreign", "not-sqlite"):
+            raise _NotOurs(_NOT_OURS[kind])
+        uri = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 30000")
+        try:
+            tables = _tables(db)
+            if not tables:
+                raise _NotOurs("an empty database, not a spool")
+            self._check(db, tables)
+        except (sqlite3.DatabaseError, _Damaged) as exc:
+            db.close()
+            raise _NotOurs(
+                f"{exc}; only a command that writes may move a damaged spool"
+                " aside, so it is left alone"
+            ) from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connect(
+        self, path: str, sync: str, max_pages: int | None, *, adopt: bool
+    ) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        try:
+            return self._prepare(db, sync, max_pages, adopt=adopt)
         except sqlite3.DatabaseError as exc:
             db.close()
             if _is_damage(exc):
                 raise _Damaged(str(exc)) from exc
             raise
-        except _Damaged:
+        except (_Damaged, _NotOurs):
             db.close()
             raise
 
     def _prepare(
-        self, db: sqlite3.Connection, sync: str, max_pages: int | None
+        self, db: sqlite3.Connection, sync: str, max_pages: int | None, *, adopt: bool
     ) -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout = 30000")
+        # Checked before anything is changed (even the journal mode): a file that turns
+        # out not to be ours must be left exactly as it was.
+        tables = _tables(db)
+        if tables:
+            self._check(db, tables)
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         # NORMAL in WAL mode: a commit survives a crash of the process (kill -9) at once
         # and a power cut once the WAL is checkpointed; FULL fsyncs every commit.
         db.execute(f"PRAGMA synchronous = {'FULL' if sync == 'full' else 'NORMAL'}")
         if max_pages is not None:
             db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             self._create(db)
         else:
-            self._check(db, tables)
+            self._upgrade(db, adopt=adopt)
         if mode.lower() != "wal":
             raise _Damaged(f"could not switch to WAL mode (got {mode})")
         return db
@@ -205,6 +288,8 @@ class Spool:
     @staticmethod
     def _create(db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
+        # The mark, in the file's header: readable even when the rest is damaged.
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         for statement in _SCHEMA:
             db.execute(statement)
         db.executemany(
@@ -218,15 +303,31 @@ class Spool:
         db.execute("COMMIT")
 
     @staticmethod
+    def _upgrade(db: sqlite3.Connection, *, adopt: bool) -> None:
+        """Bring a spool of this schema version up to date: the mark on spools made before
+        it existed, and tables added since (additions only, which older programs ignore,
+        so the version stays)."""
+        db.execute("BEGIN IMMEDIATE")
+        if adopt:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        for statement in _ADDED:
+            db.execute(statement)
+        db.execute("COMMIT")
+
+    @staticmethod
     def _check(db: sqlite3.Connection, tables: set[str]) -> None:
+        row = None
+        if "meta" in tables:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row and str(row[0]).isdigit() else 0
+        if version > SCHEMA_VERSION:
+            # Never damage: a newer okta-risk-output (perhaps running now) owns this file.
+            raise _NotOurs(
+                f"written by a newer okta-risk-output (spool schema version {version}; this"
+                f" program knows {SCHEMA_VERSION}); upgrade this program, the file is left alone"
+            )
         if not {"meta", "totals", "signals"} <= tables:
             raise _Damaged(f"not a spool (tables: {', '.join(sorted(tables))})")
-        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise _Damaged(
-                f"spool schema version {version} is newer than this program's {SCHEMA_VERSION}"
-            )
         if version < 1:
             raise _Damaged("the spool has no schema version")
         verdict = db.execute("PRAGMA quick_check").fetchone()[0]
@@ -234,11 +335,24 @@ class Spool:
             raise _Damaged(f"integrity check failed: {verdict}")
 
     def _move_aside(self, why: str) -> str:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = f"{self.path}.damaged-{stamp}"
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(self.path + suffix):
-                os.replace(self.path + suffix, target + suffix)
+        # Only with every other user of the file gone: moving it under a running process
+        # would split the queue (that process would go on writing to the moved file).
+        assert self._shared_lock is not None
+        try:
+            fcntl.flock(self._shared_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise _NotOurs(
+                f"{why}; it is damaged, but another process has it open, so it is left"
+                " where it is (stop the other okta-risk-output processes and try again)"
+            ) from None
+        try:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            target = f"{self.path}.damaged-{stamp}"
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(self.path + suffix):
+                    os.replace(self.path + suffix, target + suffix)
+        finally:
+            fcntl.flock(self._shared_lock, fcntl.LOCK_SH)
         log.error(
             "the spool %s is unusable (%s); moved it to %s and started a new one",
             self.path,
@@ -246,6 +360,11 @@ class Spool:
             target,
         )
         return target
+
+    def _unlock(self) -> None:
+        if self._shared_lock is not None:
+            os.close(self._shared_lock)
+            self._shared_lock = None
 
     # -- transactions --------------------------------------------------------------------
 
@@ -271,6 +390,7 @@ class Spool:
             if not self._closed:
                 self._closed = True
                 self._db.close()
+                self._unlock()
 
     # -- intake --------------------------------------------------------------------------
 
@@ -392,9 +512,9 @@ class Spool:
     def _make_room(self, db: sqlite3.Connection, rank: int, size: int) -> int:
         """Drop the oldest lowest-risk signals until the new one fits; -1 if it ranks lowest.
 
-        Never a HIGH while a lower-risk signal remains: candidates are taken LOW first, then
-        MEDIUM, then HIGH, oldest first, and only those ranked at or below the new signal.
-        Signals leased for delivery right now are left alone.
+        Never a HIGH while a lower-risk signal remains, even one in flight: candidates are
+        taken LOW first, then MEDIUM, then HIGH, oldest first, and only those ranked at or
+        below the new signal. Signals leased for delivery right now are left alone.
         """
         count, total = _gauge(db)
         victims: list[int] = []
@@ -409,6 +529,20 @@ class Spool:
         # Rank by rank from LOW up, each oldest first: every query walks the index in order
         # and stops as soon as enough room is found, however large the spool.
         for victim_rank in range(len(RISK_LEVELS) - 1, rank - 1, -1):
+            if victim_rank == rank and not fits():
+                # Before a signal as risky as the new one is dropped: lower-risk signals
+                # in flight cannot be dropped (a process is sending them), but they must
+                # not cost higher-risk work its place either. The cap is exceeded by at
+                # most what is in flight, until those requests are settled.
+                in_flight, in_flight_bytes = db.execute(
+                    "SELECT count(*), coalesce(sum(size), 0) FROM signals"
+                    " WHERE lease_id IS NOT NULL AND rank > ?",
+                    (rank,),
+                ).fetchone()
+                freed_events += in_flight
+                freed_bytes += in_flight_bytes
+            if fits():
+                break
             rows = db.execute(
                 "SELECT id, size FROM signals INDEXED BY signals_by_priority"
                 " WHERE rank = ? AND lease_id IS NULL ORDER BY id",
@@ -420,8 +554,6 @@ class Spool:
                 victims.append(signal_id)
                 freed_events += 1
                 freed_bytes += signal_size
-            if fits():
-                break
         if not fits():
             return -1
         _remove(db, victims, "dropped")
@@ -443,6 +575,9 @@ class Spool:
         return len(needed) <= self.policy.max_events and sum(needed) <= self.policy.max_bytes
 
     # -- delivery ------------------------------------------------------------------------
+    # Every settling change (ack, dead, retry_later, release, renew) touches only rows still
+    # held by the caller's lease. A process whose lease ran out, and whose signals another
+    # process has taken over since, changes nothing: it is told so by the count returned.
 
     def lease(
         self,
@@ -451,11 +586,13 @@ class Spool:
         choose: Callable[[list[Signal]], list[Signal]],
         *,
         expiring_before: float | None = None,
+        below_rank: int | None = None,
     ) -> Lease | None:
         """Claim the ready signals `choose` picks from the candidates, in priority order:
         highest risk first; within a level, those expiring before `expiring_before` (they
-        would expire while waiting their turn) soonest first, then the oldest."""
-        lease = Lease(id=f"{self._owner}:{uuid.uuid4().hex[:12]}", expires=now + seconds)
+        would expire while waiting their turn) soonest first, then the oldest. With
+        `below_rank`, only signals of a higher risk than that rank are candidates."""
+        lease = Lease(id=new_lease_id(), expires=now + seconds)
         horizon = float("-inf") if expiring_before is None else expiring_before
         marks = {"now": now, "horizon": horizon, "limit": _CANDIDATES}
         with self._write() as db:
@@ -467,7 +604,9 @@ class Spool:
                 s for s in rest if s.id not in soon
             ]
             candidates.sort(key=lambda s: s.level_rank)  # stable: keeps the order within ranks
-            chosen = choose(candidates)
+            if below_rank is not None:
+                candidates = [s for s in candidates if s.level_rank < below_rank]
+            chosen = choose(candidates) if candidates else []
             if not chosen:
                 return None
             for chunk in _chunks([s.id for s in chosen]):
@@ -477,56 +616,129 @@ class Spool:
         lease.signals = chosen
         return lease
 
-    def extend(self, lease: Lease, now: float, seconds: float) -> None:
+    def renew(
+        self, lease: Lease, now: float, seconds: float, signals: Sequence[Signal] | None = None
+    ) -> list[Signal]:
+        """Extend the lease on `signals` (all of the lease's by default); returns those it
+        still holds, the only ones this process may send."""
+        wanted = list(lease.signals if signals is None else signals)
         lease.expires = now + seconds
+        held: set[int] = set()
         with self._write() as db:
-            db.execute(
-                "UPDATE signals SET lease_expires = ? WHERE lease_id = ?", (lease.expires, lease.id)
-            )
+            for chunk in _chunks([s.id for s in wanted]):
+                places = ",".join("?" * len(chunk))
+                db.execute(
+                    f"UPDATE signals SET lease_expires = ? WHERE lease_id = ? AND id IN ({places})",  # noqa: S608 - only placeholders
+                    (lease.expires, lease.id, *chunk),
+                )
+                held.update(
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT id FROM signals WHERE lease_id = ? AND id IN ({places})",  # noqa: S608
+                        (lease.id, *chunk),
+                    )
+                )
+        return [s for s in wanted if s.id in held]
 
-    def ack(self, signals: Sequence[Signal]) -> int:
-        """Okta took these: remove them. Returns how many were still here to remove."""
+    def ack(self, lease: Lease, signals: Sequence[Signal]) -> int:
+        """Okta took these: remove them. Returns how many this lease still held."""
         with self._write() as db:
             _set_meta(db, "last_error", "")  # Okta took something: the error is history
-            return _remove(db, [s.id for s in signals], "delivered")
+            return _remove(db, [s.id for s in signals], "delivered", lease_id=lease.id)
 
-    def dead(self, signals: Sequence[Signal]) -> int:
-        """These were written to the dead-letter file: remove them."""
+    def dead(self, lease: Lease, signals: Sequence[Signal]) -> int:
+        """These were written to the dead-letter file: remove them (those still held)."""
         with self._write() as db:
-            return _remove(db, [s.id for s in signals], "dead_lettered")
+            return _remove(db, [s.id for s in signals], "dead_lettered", lease_id=lease.id)
 
-    def retry_later(self, signals: Sequence[Signal], *, now: float, at: float, error: str) -> None:
+    def retry_later(
+        self, lease: Lease, signals: Sequence[Signal], *, now: float, at: float, error: str
+    ) -> int:
+        """Back to waiting until `at`, one attempt more; returns how many were still held."""
         with self._write() as db:
-            db.executemany(
-                "UPDATE signals SET lease_id = NULL, lease_expires = NULL,"
-                " attempts = attempts + 1, next_attempt_at = ?,"
-                " first_failure_at = COALESCE(first_failure_at, ?) WHERE id = ?",
-                [(at, now, s.id) for s in signals],
+            changed = _update_held(
+                db,
+                "lease_id = NULL, lease_expires = NULL, attempts = attempts + 1,"
+                " next_attempt_at = ?, first_failure_at = COALESCE(first_failure_at, ?)",
+                (at, now),
+                lease.id,
+                [s.id for s in signals],
             )
             _set_meta(db, "last_error", error)
             _set_meta(db, "last_error_at", str(now))
+        return changed
 
-    def release(self, signals: Sequence[Signal], *, error: str | None = None) -> None:
+    def release(self, lease: Lease, signals: Sequence[Signal], *, error: str | None = None) -> int:
         """Give signals back untouched (shutdown, or delivery paused by a 401/403/404)."""
         with self._write() as db:
-            db.executemany(
-                "UPDATE signals SET lease_id = NULL, lease_expires = NULL WHERE id = ?",
-                [(s.id,) for s in signals],
+            changed = _update_held(
+                db, "lease_id = NULL, lease_expires = NULL", (), lease.id, [s.id for s in signals]
             )
             if error is not None:
                 _set_meta(db, "last_error", error)
+        return changed
 
-    def claim_send_slot(self, now: float, interval: float) -> float:
-        """Shared pacing, the token bucket of ratelimit.py kept here: 0 when this process may
-        send now (the next token is then taken for every process sharing the spool), else
-        the seconds to wait."""
+    def claim_send_slot(
+        self,
+        now: float,
+        interval: float,
+        *,
+        window: float | None = None,
+        limit: int | None = None,
+        hold: float = 60.0,
+        longest: float = 600.0,
+    ) -> tuple[float, int | None]:
+        """Shared pacing for every process on this spool: (0, slot) when this one may send
+        now, else (seconds to wait, None). Two rules, both from ratelimit.py:
+
+        - the token bucket: the next token is taken for every process (`interval` apart);
+        - the window: at most `limit` requests per `window` from the end of one to the
+          start of a later one. A request still in flight counts as ending as late as it
+          can (`hold` after its start) until `finish_send` records its end.
+
+        A stored time further ahead than `longest` (a clock that was ahead, a bad header
+        from an older version) counts as `longest` from now, and is rewritten so.
+        """
         with self._write() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'next_send_at'").fetchone()
             next_at = float(row[0]) if row else float("-inf")
-            if now < next_at:
-                return next_at - now
+            if next_at > now + longest:
+                log.warning(
+                    "the spool's next send time lay %.0fs ahead (a clock that was ahead?);"
+                    " counting it as %gs",
+                    next_at - now,
+                    longest,
+                )
+                next_at = now + longest
+                _set_meta(db, "next_send_at", repr(next_at))
+            wait = max(0.0, next_at - now)
+            if window is not None and limit is not None:
+                wait = max(wait, self._window_wait(db, now, window, limit, hold))
+            if wait > _NOW_ENOUGH:
+                return wait, None
             _set_meta(db, "next_send_at", repr(next_token(next_at, now, interval)))
+            cursor = db.execute(
+                "INSERT INTO sends (started, ends) VALUES (?, ?)", (now, now + hold)
+            )
+            return 0.0, cursor.lastrowid
+
+    @staticmethod
+    def _window_wait(
+        db: sqlite3.Connection, now: float, window: float, limit: int, hold: float
+    ) -> float:
+        db.execute("DELETE FROM sends WHERE ends < ?", (now - window,))
+        # An end further ahead than a request can last is a clock that was ahead.
+        db.execute("UPDATE sends SET ends = ? WHERE ends > ?", (now + hold, now + hold))
+        ends = [float(r[0]) for r in db.execute("SELECT ends FROM sends ORDER BY ends")]
+        if len(ends) < limit:
             return 0.0
+        # This one may start once all but limit - 1 of them ended a window ago.
+        return max(0.0, ends[len(ends) - limit] + window - now)
+
+    def finish_send(self, slot: int, now: float) -> None:
+        """The request of `slot` has ended (answered or not)."""
+        with self._write() as db:
+            db.execute("UPDATE sends SET ends = min(ends, ?), done = 1 WHERE id = ?", (now, slot))
 
     def defer_sending(self, until: float) -> None:
         """No process sharing the spool sends before `until` (Okta said wait)."""
@@ -546,14 +758,39 @@ class Spool:
             _remove(db, [r[0] for r in rows], "expired")
         return [(r[1], r[2]) for r in rows]
 
+    def cap_stored_times(self, now: float, *, retry: float, lease: float) -> int:
+        """Stored times further ahead than their bound count as the bound from now: a retry
+        time more than `retry` ahead (the longest backoff or Reset wait), a lease expiring
+        more than `lease` ahead (its duration). They come from a clock that was ahead, or a
+        holder that asked for too much. Returns how many rows were corrected."""
+        with self._write() as db:
+            retries = db.execute(
+                "UPDATE signals SET next_attempt_at = ? WHERE next_attempt_at > ?",
+                (now + retry, now + retry),
+            ).rowcount
+            leases = db.execute(
+                "UPDATE signals SET lease_expires = ? WHERE lease_expires > ?",
+                (now + lease, now + lease),
+            ).rowcount
+        if retries or leases:
+            log.warning(
+                "%d retry times and %d leases in the spool lay further ahead than they can"
+                " (a clock that was ahead?); counting them as %gs and %gs from now",
+                retries,
+                leases,
+                retry,
+                lease,
+            )
+        return retries + leases
+
     def _release_leases_of_dead_processes(self) -> None:
-        """Leases held by a process of this host that no longer runs return at once."""
-        host = socket.gethostname()
+        """Leases whose holder is soundly known to be gone return at once (holders.py);
+        any other lease returns when it expires."""
         with self._lock:
             holders = self._db.execute(
                 "SELECT DISTINCT lease_id FROM signals WHERE lease_id IS NOT NULL"
             ).fetchall()
-        dead = [h for (h,) in holders if _holder_is_dead(h, host)]
+        dead = [h for (h,) in holders if holder_is_dead(h)]
         if dead:
             with self._write() as db:
                 db.executemany(
@@ -617,7 +854,75 @@ class Spool:
 
 
 class _Damaged(Exception):
-    pass
+    """Our spool, but unusable: it may be moved aside by a writer."""
+
+
+class _NotOurs(Exception):
+    """Not a file we may touch: refused, left exactly as it is."""
+
+
+_NOT_OURS = {
+    "foreign": "another program's SQLite database, not a spool; it is left alone",
+    "not-sqlite": "not a spool (not an SQLite database at all); it is left alone",
+}
+
+
+def spool_file_kind(path: str) -> str:
+    """What the file at `path` is, from its header only (so damage further in does not
+    matter): missing, empty, ours (our mark), unmarked (SQLite without a mark: a spool from
+    before the mark, or a database another program left empty), foreign (another
+    program's mark) or not-sqlite.
+
+    Read through SQLite, never by opening the file ourselves: closing a descriptor of our
+    own on the file would drop the POSIX locks SQLite holds on it in this process.
+    """
+    try:
+        if os.stat(path).st_size == 0:
+            return "empty"
+    except FileNotFoundError:
+        return "missing"
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    application_id: int | None
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=30.0)
+        try:
+            application_id = int(db.execute("PRAGMA application_id").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        if not _is_damage(exc):
+            raise
+        # Corrupt past its header, or no database at all: the header's bytes decide. (A
+        # damaged file is about to be refused or moved aside; the locks of other
+        # connections of this process on it matter no more.)
+        application_id = _application_id_of(path)
+    if application_id is None:
+        return "not-sqlite"
+    if application_id == APPLICATION_ID:
+        return "ours"
+    return "unmarked" if application_id == 0 else "foreign"
+
+
+def _application_id_of(path: str) -> int | None:
+    with open(path, "rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    return int.from_bytes(header[68:72], "big")
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _lock_file(path: str, how: int) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, how)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _is_damage(error: sqlite3.DatabaseError) -> bool:
@@ -634,23 +939,46 @@ def _gauge(db: sqlite3.Connection) -> tuple[int, int]:
     return int(values["live_events"]), int(values["live_bytes"])
 
 
-def _remove(db: sqlite3.Connection, ids: Sequence[int], total: str) -> int:
-    """Delete signals by id, counting them under `total`; returns how many were still there
-    (one may be gone already: taken over after an expired lease, or expired)."""
+def _remove(
+    db: sqlite3.Connection, ids: Sequence[int], total: str, *, lease_id: str | None = None
+) -> int:
+    """Delete signals by id (only those still held by `lease_id`, when given), counting
+    them under `total`; returns how many were removed (one may be gone already, or held by
+    another lease: taken over after this one ran out, or expired)."""
+    held = "" if lease_id is None else " AND lease_id = ?"
+    extra = () if lease_id is None else (lease_id,)
     removed = removed_bytes = 0
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         count, size = db.execute(
-            f"SELECT count(*), coalesce(sum(size), 0) FROM signals WHERE id IN ({marks})",  # noqa: S608 - only placeholders
-            chunk,
+            f"SELECT count(*), coalesce(sum(size), 0) FROM signals WHERE id IN ({marks}){held}",  # noqa: S608 - only placeholders
+            (*chunk, *extra),
         ).fetchone()
-        db.execute(f"DELETE FROM signals WHERE id IN ({marks})", chunk)  # noqa: S608
+        db.execute(f"DELETE FROM signals WHERE id IN ({marks}){held}", (*chunk, *extra))  # noqa: S608
         removed += count
         removed_bytes += size
     _bump(db, total, removed)
     _bump(db, "live_events", -removed)
     _bump(db, "live_bytes", -removed_bytes)
     return removed
+
+
+def _update_held(
+    db: sqlite3.Connection,
+    assignments: str,
+    values: tuple[Any, ...],
+    lease_id: str,
+    ids: Sequence[int],
+) -> int:
+    """SET `assignments` on the rows of `ids` still held by `lease_id`; returns how many."""
+    changed = 0
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        changed += db.execute(
+            f"UPDATE signals SET {assignments} WHERE lease_id = ? AND id IN ({marks})",  # noqa: S608 - constants and placeholders
+            (*values, lease_id, *chunk),
+        ).rowcount
+    return changed
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
@@ -726,23 +1054,6 @@ def _merge_messages(old: str | None, new: str | None) -> str | None:
 
 def _earliest(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
-
-
-def _holder_is_dead(lease_id: str, host: str) -> bool:
-    holder_host, _, rest = lease_id.partition(":")
-    pid_text = rest.partition(":")[0]
-    if holder_host != host or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _utc_now() -> str:

@@ -172,7 +172,8 @@ class OmprogSession:
             self._replies.answer("ERROR " + " ".join(str(exc).split()))
             raise
         if LineOutcome.STOPPED in outcomes:
-            return "ERROR shutting down; not stored"
+            # A shutdown, or (block policy) a full spool while delivery has stopped.
+            return "ERROR not stored: shutting down, or the spool is full and delivery stopped"
         refused = sum(1 for o in outcomes if o not in _TAKEN)
         if refused:
             return f"ERROR spool full: {refused} of {len(lines)} refused by the overflow policy"

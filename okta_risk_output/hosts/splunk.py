@@ -34,7 +34,9 @@ import requests
 
 from okta_risk_output.auth import Secret
 from okta_risk_output.errors import ConfigError, ExitStatus
+from okta_risk_output.okta import HeaderRefused, bounded_request, watch_deadlines
 from okta_risk_output.reader import KEEP_OF_OVERSIZED, Line
+from okta_risk_output.retry import json_object
 from okta_risk_output.units import parse_duration
 
 __all__ = [
@@ -71,6 +73,10 @@ _LEVELS = {
     "info": "LOW",
 }
 """Okta's three levels, and Splunk's urgency words folded onto them."""
+
+SPLUNKD_MAX_ANSWER = 4 << 20
+"""storage/passwords lists every credential the app can see, a few hundred bytes each:
+larger than Okta's answers, still read no further than this."""
 
 _CSV_FIELD_LIMIT = 16 << 20
 """csv's default (128 KiB per field) is too small for some _raw values."""
@@ -248,21 +254,32 @@ def fetch_secret(alert: SplunkAlert, *, timeout: float = 10.0) -> Secret:
             ["credential_user is set but the payload carries no server_uri or session_key"]
         )
     url = f"{alert.server_uri.rstrip('/')}/servicesNS/nobody/{APP}/storage/passwords"
+    host = _host(alert.server_uri)
     verify = not _is_loopback(alert.server_uri)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), requests.Session() as session:
             # urllib3 warns about the unverified loopback request on stderr, where splunkd
             # expects every line to start with a level word.
             warnings.simplefilter("ignore")
-            answer = requests.get(
+            answer = bounded_request(
+                watch_deadlines(session),
+                "GET",
                 url,
+                seconds=timeout,
+                limit=SPLUNKD_MAX_ANSWER,
                 params={"output_mode": "json", "count": "0"},
                 headers={"Authorization": f"Splunk {alert.session_key}"},
                 timeout=timeout,
                 verify=verify,  # False for loopback only, see the docstring
             )
+    except HeaderRefused:
+        raise ConfigError(
+            ["the payload's session_key cannot be sent in an HTTP header (invalid characters)"]
+        ) from None
     except requests.RequestException as exc:
-        raise ConfigError([f"cannot reach splunkd at {alert.server_uri}: {exc}"]) from None
+        # Only the type and the host: requests' messages can quote the request's headers,
+        # and one of them carries the session key.
+        raise ConfigError([f"cannot reach splunkd at {host} ({type(exc).__name__})"]) from None
     if answer.status_code in (401, 403):
         raise ConfigError(
             [
@@ -270,14 +287,18 @@ def fetch_secret(alert: SplunkAlert, *, timeout: float = 10.0) -> Secret:
                 f"{answer.status_code}): the alert's owner needs list_storage_passwords"
             ]
         )
+    where = f"storage/passwords at {host}"  # not the URI: it may carry user:password@
     if answer.status_code != 200:
-        raise ConfigError([f"splunkd answered HTTP {answer.status_code} for {url}"])
-    try:
-        entries = answer.json().get("entry") or []
-    except ValueError:
-        raise ConfigError([f"splunkd's answer for {url} is not JSON"]) from None
+        raise ConfigError([f"splunkd answered HTTP {answer.status_code} for {where}"])
+    if len(answer.content) > SPLUNKD_MAX_ANSWER:
+        raise ConfigError([f"splunkd's answer for {where} is over {SPLUNKD_MAX_ANSWER >> 20} MiB"])
+    entries = json_object(answer, SPLUNKD_MAX_ANSWER).get("entry")
+    if not isinstance(entries, list):
+        raise ConfigError([f"splunkd's answer for {where} is not JSON with an entry list"])
     for entry in entries:
-        content = entry.get("content") or {}
+        content = entry.get("content") if isinstance(entry, dict) else None
+        if not isinstance(content, dict):
+            continue
         if content.get("realm") == realm and content.get("username") == user:
             password = content.get("clear_password")
             if isinstance(password, str) and password.strip():
@@ -288,6 +309,17 @@ def fetch_secret(alert: SplunkAlert, *, timeout: float = 10.0) -> Secret:
             "store one (docs/hosts.md, Splunk) or clear credential_user to use the environment"
         ]
     )
+
+
+def _host(uri: str) -> str:
+    """host[:port] of a URI, without any user:password@ it may carry."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "an unparseable address"
+    return f"{host}:{port}" if port else host
 
 
 def _is_loopback(uri: str) -> bool:

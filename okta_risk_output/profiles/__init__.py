@@ -14,7 +14,8 @@ The whole public API:
 
 `load_profile` raises ProfileError (a ConfigError) listing every problem of a profile file;
 `map` raises RecordRejected for a broken line (a CEF line that cannot be parsed) and nothing
-else. `is_skippable_ip` and `sanitise_message` are the same rules for other input paths.
+else. `canonical_subjects` (addresses in canonical text, non-global ones skipped),
+`is_skippable_ip` and `sanitise_message` are the same rules for other input paths.
 docs/profiles.md describes the profile format and each built-in profile.
 """
 
@@ -27,6 +28,7 @@ from okta_risk_output.profiles.loader import (
 )
 from okta_risk_output.profiles.sanitise import (
     MESSAGE_MAX_LENGTH,
+    canonical_subjects,
     is_skippable_ip,
     sanitise_message,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "Skip",
+    "canonical_subjects",
     "is_skippable_ip",
     "load_profile",
     "parse_profile",

@@ -1,9 +1,10 @@
 """`okta-risk-output map`: the signals a file would produce, without sending anything.
 
 stdout is this command's protocol: one JSON signal per line, exactly as it would be handed to
-validation and sent (flat; a RiskEvent passed through by `auto` is printed as it is). stderr
-gets the log: a WARN line per line that would be dead-lettered (the first 20) and, at the end,
-one INFO line with the counts by reason. Lines are read as `run` reads them: BOM, CRLF and the
+validation and sent (flat; a RiskEvent passed through by `auto` as `run` would spool it: its
+addresses in canonical text, the subjects `run` skips left out). stderr gets the log: a WARN
+line per line that would be dead-lettered (the first 20) and, at the end, one INFO line with
+the counts by reason. Lines are read as `run` reads them: BOM, CRLF and the
 1 MiB line limit included.
 """
 
@@ -23,6 +24,7 @@ from okta_risk_output.errors import ExitStatus, RecordRejected
 from okta_risk_output.logs import log, setup_logging
 from okta_risk_output.profiles.engine import Profile, Skip
 from okta_risk_output.profiles.loader import BUILTIN_PROFILES, ProfileError, load_profile
+from okta_risk_output.profiles.sanitise import canonical_subjects
 from okta_risk_output.reader import Line, read_lines
 from okta_risk_output.validation import SchemaError, event_validator
 
@@ -117,6 +119,13 @@ def _map_line(profile: Profile, line: Line) -> dict[str, Any] | Skip:
     mapped = profile.map(text, now=time.time())
     if isinstance(mapped, Skip):
         return mapped
+    if isinstance(mapped.get("subjects"), list):
+        # A RiskEvent from `auto`: its subjects are records.py's to judge, so do as it does.
+        skip_non_global = not profile.settings.allow_non_global_ips
+        subjects, reason = canonical_subjects(mapped["subjects"], skip_non_global)
+        if reason:
+            return Skip(reason)
+        mapped = {**mapped, "subjects": subjects}
     errors = event_validator().errors(_as_event(mapped))
     if errors:
         raise RecordRejected("invalid", [SchemaError(_flat(e.path), e.message) for e in errors])

@@ -8,20 +8,20 @@ One condition is a field and one test:
     { field = "kibana.alert.building_block_type", exists = false }
 
 Values compare as text, ignoring case (`1`, `1.0` and `"1"` are equal); `matches` and
-`not_matches` are regular expressions searched in the text, as written (add `(?i)` to ignore
-case). When the field holds an array, `equals`, `in` and `matches` hold if any item does, and
-their `not_` forms hold if no item does. An absent field equals nothing, is in nothing and
-matches nothing.
+`not_matches` are regular expressions in RE2's syntax (patterns.py) searched in the text, as
+written (add `(?i)` to ignore case). When the field holds an array, `equals`, `in` and
+`matches` hold if any item does, and their `not_` forms hold if no item does. An absent field
+equals nothing, is in nothing and matches nothing.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from okta_risk_output.profiles.paths import FieldPath, parse_path, text_of
+from okta_risk_output.profiles.patterns import PatternError, compile_pattern
 
 __all__ = ["OPERATORS", "Condition", "Filter", "parse_condition"]
 
@@ -105,9 +105,9 @@ def _test(
             problems.append(f"{where}: expected a regular expression as a string")
             return None
         try:
-            pattern = re.compile(operand)
-        except re.error as problem:
-            problems.append(f"{where}: {operand!r} is not a regular expression: {problem}")
+            pattern = compile_pattern(operand)  # RE2: a record can never make matching hang
+        except PatternError as problem:
+            problems.append(f"{where}: {problem}")
             return None
 
         def matches(texts: list[str]) -> bool:

@@ -13,7 +13,6 @@ timestamp in no known format) is passed on unchanged for the schema to judge, wi
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from abc import ABC, abstractmethod
@@ -26,7 +25,14 @@ from okta_risk_output.profiles.cef import CefError, find_cef_start, parse_cef
 from okta_risk_output.profiles.conditions import Condition, Filter
 from okta_risk_output.profiles.levels import LEVELS, LevelRule, choose_level
 from okta_risk_output.profiles.paths import FieldPath
-from okta_risk_output.profiles.sanitise import is_skippable_ip, sanitise_message
+from okta_risk_output.profiles.sanitise import (
+    IPAddress,
+    canonical_subject,
+    canonical_text,
+    parse_ip,
+    sanitise_message,
+    skip_reason,
+)
 from okta_risk_output.profiles.templates import Template
 from okta_risk_output.profiles.times import Expiry, TimeField
 from okta_risk_output.timestamps import normalise_timestamp
@@ -85,6 +91,9 @@ class Profile(ABC):
 
         `now` (epoch seconds, default the current time) is used only for expiry rules.
         Never raises anything else, whatever the input.
+
+        A flat signal's `ip`, when it is an address, is in canonical text and has passed the
+        non-global rule of `settings`: records.py relies on that and does not parse it again.
         """
 
 
@@ -127,17 +136,21 @@ class DeclaredProfile(Profile):
         for check in self.filters:
             if not check.condition.holds(record):
                 return Skip(check.skip_reason)
-        ip = _address(self.ip, record)
-        if ip is None:
+        value, address = _address(self.ip, record)
+        if value is None:
             return Skip("no_ip")
-        if self.skip_non_address and not (isinstance(ip, str) and _is_address(ip)):
+        if self.skip_non_address and address is None:
             return Skip("not_an_address")
-        reason = _non_global(ip, self.settings)
-        if reason:
-            return Skip(reason)
+        if address is not None and not self.settings.allow_non_global_ips:
+            reason = skip_reason(address)
+            if reason:
+                return Skip(reason)
         level = choose_level(self.risk_level, record)
         if level is None:
             return Skip("no_risk_level")
+        # The canonical text: Suricata writes IPv6 in full (2001:0db8:0000:...), and the same
+        # address should read the same wherever it came from.
+        ip = value if address is None else canonical_text(address, value)
         signal: dict[str, Any] = {"ip": ip, "riskLevel": level}
         if self.message is not None:
             signal["message"] = self.message.render(record)
@@ -187,15 +200,15 @@ class AutoProfile(Profile):
     def _native(self, record: Mapping[str, Any]) -> Mapped:
         """A flat signal already: the same address and message rules as a mapped one, and
         the normalisation records.py gives plain input."""
-        signal = _normalised(record, self.settings)
-        reason = _non_global(signal["ip"], self.settings)
+        skip_non_global = not self.settings.allow_non_global_ips
+        signal, reason = canonical_subject(_normalised(record, self.settings), skip_non_global)
         if reason:
             return Skip(reason)
         return _finish_message(signal, self.settings)
 
     def _native_event(self, record: Mapping[str, Any]) -> Mapped:
-        """A RiskEvent: normalised as plain input is; which of its subjects to send is the
-        caller's decision (is_skippable_ip per subject), as for plain input."""
+        """A RiskEvent: normalised as plain input is; its addresses, and which of its subjects
+        to send, are left to the caller (canonical_subjects), as for plain input."""
         event = _normalised(record, self.settings)
         subjects = event["subjects"]
         if isinstance(subjects, list):
@@ -222,9 +235,12 @@ def _normalised(record: Mapping[str, Any], settings: MapSettings) -> dict[str, A
     return out
 
 
-def _address(paths: tuple[FieldPath, ...], record: Mapping[str, Any]) -> Any:
-    """The first value that is an IP address; else the first present (for the schema to
-    reject with its path); None when no path is present.
+def _address(
+    paths: tuple[FieldPath, ...], record: Mapping[str, Any]
+) -> tuple[Any, IPAddress | None]:
+    """The first value that is an IP address, with the address (parsed once, here); else the
+    first present value and None (for the schema to reject with its path); (None, None) when
+    no path is present.
 
     A multivalue field (Splunk's src, an ECS array) counts by its first item.
     """
@@ -237,26 +253,11 @@ def _address(paths: tuple[FieldPath, ...], record: Mapping[str, Any]) -> Any:
             value = value.strip()
         if value is None or value == "":
             continue
-        if isinstance(value, str) and _is_address(value):
-            # The canonical text: Suricata writes IPv6 in full (2001:0db8:0000:...), and
-            # the same address should read the same wherever it came from.
-            return str(ipaddress.ip_address(value))
+        address = parse_ip(value) if isinstance(value, str) else None
+        if address is not None:
+            return value, address
         present.append(value)
-    return present[0] if present else None
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _non_global(ip: Any, settings: MapSettings) -> str | None:
-    if settings.allow_non_global_ips or not isinstance(ip, str):
-        return None
-    return is_skippable_ip(ip)
+    return (present[0] if present else None), None
 
 
 def _finish_message(signal: dict[str, Any], settings: MapSettings) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """Make a mapped signal acceptable to Okta where that is safe, and say which addresses to skip.
 
-Two rules, both applied to every signal a profile produces:
+Three rules, applied to every signal, mapped or plain:
 
 - A message is reduced to Okta's alphabet (letters, digits, space, '.', '-', '_') and cut to
   512 characters. Accents are folded first (é -> e) so names stay readable; any other run of
   characters becomes a space, or nothing before a full stop ("(seen 30 times)." ->
   "seen 30 times."). This is safe because the message is prose for a human.
+- An address is written in its canonical text, whatever form the input gave it.
 - An address that cannot be the source of a sign-in Okta sees (private, loopback, ...) is
   skipped, with the reason. The documentation ranges are deliberately *not* skipped, so that
   examples and tests written with them keep working.
@@ -16,8 +17,19 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from typing import Any, TypeAlias
 
-__all__ = ["MESSAGE_MAX_LENGTH", "is_skippable_ip", "sanitise_message"]
+__all__ = [
+    "MESSAGE_MAX_LENGTH",
+    "IPAddress",
+    "canonical_subject",
+    "canonical_subjects",
+    "canonical_text",
+    "is_skippable_ip",
+    "parse_ip",
+    "sanitise_message",
+    "skip_reason",
+]
 
 MESSAGE_MAX_LENGTH = 512
 """Okta's limit for a subject's message (schemas/risk_event.schema.json)."""
@@ -67,6 +79,43 @@ _NON_GLOBAL: tuple[tuple[str, str], ...] = (
 _NETWORKS = tuple((ipaddress.ip_network(net), reason) for net, reason in _NON_GLOBAL)
 
 
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    """The address `text` writes, or None when it writes none (the schema judges that text).
+
+    An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is its IPv4 address: the same host, which
+    Okta should see as one subject. `str()` of the result is the canonical text (RFC 5952 for
+    IPv6: lower case, zeros compressed), so that the spool, which coalesces on that text, sees
+    2001:DB8::1 and 2001:0db8:0:0::0001 as the one address they are.
+    """
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def skip_reason(address: IPAddress) -> str | None:
+    """Why `address` cannot be the source of a sign-in Okta sees, or None if it can."""
+    for network, reason in _NETWORKS:
+        if address.version == network.version and address in network:
+            return reason
+    return None
+
+
+def canonical_text(address: IPAddress, written: str) -> str:
+    """What to send for `address`, which the input wrote as `written`: its canonical text.
+
+    An address with a zone id (fe80::1%eth0), which the schema refuses, stays as written, so
+    that the error quotes what the user wrote.
+    """
+    return written if "%" in written else str(address)
+
+
 def is_skippable_ip(ip: str) -> str | None:
     """Why `ip` cannot be the source of a sign-in Okta sees, or None if it can.
 
@@ -75,13 +124,39 @@ def is_skippable_ip(ip: str) -> str | None:
     198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) and for text that is not an address at all
     (the schema judges that). An IPv4-mapped IPv6 address is judged by its IPv4 address.
     """
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    for network, reason in _NETWORKS:
-        if address.version == network.version and address in network:
-            return reason
-    return None
+    address = parse_ip(ip)
+    return None if address is None else skip_reason(address)
+
+
+def canonical_subject(subject: Any, skip_non_global: bool) -> tuple[Any, str | None]:
+    """`subject` with its address in canonical text, and why to skip it (None: send it).
+
+    The address is parsed once, for both. What is not a subject with an address is returned
+    as it is, for the schema to judge.
+    """
+    ip = subject.get("ip") if isinstance(subject, dict) else None
+    if not isinstance(ip, str):
+        return subject, None
+    address = parse_ip(ip)
+    if address is None:
+        return subject, None
+    if skip_non_global:
+        reason = skip_reason(address)
+        if reason:
+            return subject, reason
+    text = canonical_text(address, ip)
+    return (subject if text == ip else {**subject, "ip": text}), None
+
+
+def canonical_subjects(subjects: list[Any], skip_non_global: bool) -> tuple[list[Any], str | None]:
+    """Every subject with its address in canonical text, less those to skip; and, when that
+    leaves none of a non-empty list, the first one's skip reason (the record is skipped)."""
+    kept: list[Any] = []
+    first_reason = None
+    for subject in subjects:
+        subject, reason = canonical_subject(subject, skip_non_global)
+        if reason:
+            first_reason = first_reason or reason
+        else:
+            kept.append(subject)
+    return kept, (first_reason if subjects and not kept else None)

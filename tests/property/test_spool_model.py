@@ -1,14 +1,17 @@
 """A Hypothesis state machine: the spool against a plain in-memory model.
 
-Operations: put, lease, ack, retry later, dead-letter, time passing (leases expire), and a
-crash (the connection dropped mid-life, the file reopened). After each step the spool's
-rows and totals must agree with the model.
+Operations: put (a few addresses, so repeats coalesce), lease, ack, dead-letter, retry
+later and release by any lease still around (one that ran out and was taken over
+included), time passing (leases expire), and a crash (the connection dropped mid-life, the
+file reopened). After each step the spool's rows and totals must agree with the model,
+and what a lease settles as delivered must be exactly what it leased: a signal merged into
+one in flight, then removed by that request's ack, would be a signal Okta never received.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import settings
@@ -19,13 +22,23 @@ from okta_risk_output.spool import Lease, Spool
 
 LEASE = 30.0
 LEVELS = ("HIGH", "MEDIUM", "LOW")
+ADDRESSES = [f"2001:db8::{n:x}" for n in range(1, 5)]
 
 
 @dataclass
 class Row:
+    ip: str
     rank: int
+    holder: str | None = None
     lease_until: float = float("-inf")
     ready_at: float = 0.0
+
+
+@dataclass
+class Held:
+    lease: Lease
+    sent: dict[int, int] = field(default_factory=dict)
+    """line -> the rank this lease read (what its request would carry)."""
 
 
 class SpoolMachine(RuleBasedStateMachine):
@@ -36,70 +49,104 @@ class SpoolMachine(RuleBasedStateMachine):
         self.spool = Spool(self.path)
         self.now = 1_800_000_000.0
         self.rows: dict[int, Row] = {}
-        self.totals = {"accepted": 0, "delivered": 0, "dead_lettered": 0}
-        self.leases: list[Lease] = []
+        self.totals = {"accepted": 0, "delivered": 0, "dead_lettered": 0, "coalesced": 0}
+        self.leases: list[Held] = []
         self.next_line = 0
 
     def teardown(self) -> None:
         self.spool.close()
         self.folder.cleanup()
 
-    @rule(level=st.sampled_from(LEVELS))
-    def put(self, level: str) -> None:
+    @rule(level=st.sampled_from(LEVELS), ip=st.sampled_from(ADDRESSES))
+    def put(self, level: str, ip: str) -> None:
         self.next_line += 1
-        # A distinct address each time: coalescing has its own tests.
-        event = {"subjects": [{"ip": f"2001:db8::{self.next_line:x}", "riskLevel": level}]}
-        assert self.spool.put(event, source="m", line=self.next_line, now=self.now).accepted
-        self.rows[self.next_line] = Row(LEVELS.index(level))
+        event = {"subjects": [{"ip": ip, "riskLevel": level}]}
+        result = self.spool.put(event, source="m", line=self.next_line, now=self.now)
+        assert result.accepted
         self.totals["accepted"] += 1
+        # Only into a signal nobody holds: never into one in flight (or whose lease ran out
+        # but was not yet taken: its holder may still be sending it).
+        waiting = [line for line, row in self.rows.items() if row.ip == ip and row.holder is None]
+        if waiting:
+            target = self.rows[max(waiting)]
+            target.rank = min(target.rank, LEVELS.index(level))
+            self.totals["coalesced"] += 1
+            assert result.coalesced == 1
+        else:
+            self.rows[self.next_line] = Row(ip, LEVELS.index(level))
+            assert result.coalesced == 0
 
     @rule(limit=st.integers(1, 5))
     def lease(self, limit: int) -> None:
         ready = sorted(
             (row.rank, line)
             for line, row in self.rows.items()
-            if row.lease_until <= self.now and row.ready_at <= self.now
+            if (row.holder is None or row.lease_until <= self.now) and row.ready_at <= self.now
         )
         expected = [line for _, line in ready[:limit]]
         lease = self.spool.lease(self.now, LEASE, lambda candidates: candidates[:limit])
         got = [] if lease is None else [s.line for s in lease.signals]
         assert got == expected
         if lease is not None:
-            self.leases.append(lease)
-            for line in got:
-                self.rows[line].lease_until = self.now + LEASE
+            held = Held(lease)
+            for signal in lease.signals:
+                row = self.rows[signal.line]
+                assert signal.level == LEVELS[row.rank]
+                row.holder, row.lease_until = lease.id, self.now + LEASE
+                held.sent[signal.line] = row.rank
+            self.leases.append(held)
 
-    def _take_lease(self, data: st.DataObject) -> Lease:
-        return self.leases.pop(data.draw(st.integers(0, len(self.leases) - 1)))
+    def _take_lease(self, data: st.DataObject) -> tuple[Held, list[int]]:
+        """Any lease still around, and the lines it still holds in the model."""
+        held = self.leases.pop(data.draw(st.integers(0, len(self.leases) - 1)))
+        mine = [s.line for s in held.lease.signals if self._holds(held, s.line)]
+        return held, mine
+
+    def _holds(self, held: Held, line: int) -> bool:
+        row = self.rows.get(line)
+        return row is not None and row.holder == held.lease.id
 
     @precondition(lambda self: self.leases)
     @rule(data=st.data())
     def ack(self, data: st.DataObject) -> None:
-        lease = self._take_lease(data)
-        present = [s for s in lease.signals if s.line in self.rows]
-        assert self.spool.ack(lease.signals) == len(present)
-        for leased in present:
-            del self.rows[leased.line]
-        self.totals["delivered"] += len(present)
+        held, mine = self._take_lease(data)
+        assert self.spool.ack(held.lease, held.lease.signals) == len(mine)
+        for line in mine:
+            # What leaves as delivered is what this lease's request carried.
+            assert self.rows[line].rank == held.sent[line]
+            del self.rows[line]
+        self.totals["delivered"] += len(mine)
 
     @precondition(lambda self: self.leases)
     @rule(data=st.data())
     def dead(self, data: st.DataObject) -> None:
-        lease = self._take_lease(data)
-        present = [s for s in lease.signals if s.line in self.rows]
-        assert self.spool.dead(lease.signals) == len(present)
-        for leased in present:
-            del self.rows[leased.line]
-        self.totals["dead_lettered"] += len(present)
+        held, mine = self._take_lease(data)
+        assert self.spool.dead(held.lease, held.lease.signals) == len(mine)
+        for line in mine:
+            assert self.rows[line].rank == held.sent[line]
+            del self.rows[line]
+        self.totals["dead_lettered"] += len(mine)
 
     @precondition(lambda self: self.leases)
     @rule(data=st.data(), delay=st.floats(0, 100))
     def retry_later(self, data: st.DataObject, delay: float) -> None:
-        lease = self._take_lease(data)
-        present = [s for s in lease.signals if s.line in self.rows]
-        self.spool.retry_later(present, now=self.now, at=self.now + delay, error="HTTP 503")
-        for leased in present:
-            self.rows[leased.line] = Row(self.rows[leased.line].rank, ready_at=self.now + delay)
+        held, mine = self._take_lease(data)
+        back = self.spool.retry_later(
+            held.lease, held.lease.signals, now=self.now, at=self.now + delay, error="HTTP 503"
+        )
+        assert back == len(mine)
+        for line in mine:
+            row = self.rows[line]
+            row.holder, row.lease_until, row.ready_at = None, float("-inf"), self.now + delay
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        held, mine = self._take_lease(data)
+        assert self.spool.release(held.lease, held.lease.signals) == len(mine)
+        for line in mine:
+            row = self.rows[line]
+            row.holder, row.lease_until = None, float("-inf")
 
     @rule(seconds=st.floats(0, 60))
     def time_passes(self, seconds: float) -> None:
@@ -109,6 +156,7 @@ class SpoolMachine(RuleBasedStateMachine):
     def crash_and_reopen(self) -> None:
         # No release, no goodbye: the next connection must see every committed change.
         self.spool._db.close()
+        self.spool._unlock()
         self.spool = Spool(self.path)
 
     @invariant()
@@ -118,7 +166,10 @@ class SpoolMachine(RuleBasedStateMachine):
         for name, value in self.totals.items():
             assert totals[name] == value
         assert totals["accepted"] == (
-            totals["delivered"] + totals["dead_lettered"] + totals["live_events"]
+            totals["delivered"]
+            + totals["dead_lettered"]
+            + totals["coalesced"]
+            + totals["live_events"]
         )
 
 

@@ -573,6 +573,33 @@ def test_conditions_on_arrays_absent_fields_and_case() -> None:
     assert passes("equals = true", {"tags": True})
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(a)\1", "^ET(?= )", "(?!x)y", "(?<=x)y", "(?<!x)y", r"end\Z"],
+    ids=["backreference", "lookahead", "negative-lookahead", "lookbehind", "neg-lookbehind", "Z"],
+)
+def test_patterns_re2_cannot_run_in_linear_time_are_refused_at_load(
+    pattern: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Refused where the profile is loaded, never while a record is matched.
+    problems = problems_of(MINIMAL + f"[[filter]]\nfield = 'x'\nnot_matches = '{pattern}'\n")
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"test.toml: filter[0].not_matches: {pattern!r} uses what RE2")
+    assert "no backreferences, lookahead or lookbehind" in problems[0]
+    assert capfd.readouterr().err == ""  # RE2's own error log stays off our stderr
+
+
+def test_patterns_match_as_before_in_re2() -> None:
+    def passes(pattern: str, value: str) -> bool:
+        profile = custom(MINIMAL + f"[[filter]]\nfield = 'x'\nmatches = '{pattern}'\n")
+        return not isinstance(profile.map({"src": "192.0.2.1", "sev": "hi", "x": value}), Skip)
+
+    assert passes("^(a+)+$", "aaaa") and not passes("^(a+)+$", "aaa!")
+    assert passes("(?i)^et scan", "ET SCAN Nmap") and not passes("^et scan", "ET SCAN")
+    assert passes(r"^(?P<kind>SSH|FTP)::\w+$", "SSH::Password_Guessing")
+    assert not passes("^(Scan|SSH)::", "Notice::Tally")
+
+
 def test_an_unreadable_timestamp_is_passed_on_and_an_absent_one_left_out() -> None:
     profile = custom(MINIMAL + "[timestamp]\nfield = 'ts'\n")
     base = {"src": "192.0.2.1", "sev": "hi"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 
 from okta_risk_output.errors import LocalWriteError
-from okta_risk_output.spool import SCHEMA_VERSION, Spool, SpoolPolicy, risk_rank
+from okta_risk_output.spool import Spool, SpoolPolicy, risk_rank
 
 NOW = 1_800_000_000.0
 
@@ -37,7 +36,7 @@ def lines_in(spool: Spool, now: float = NOW + 100) -> list[int]:
     lease = take(spool, 1000, now)
     if lease is None:
         return []
-    spool.release(lease.signals)
+    spool.release(lease, lease.signals)
     return [s.line for s in lease.signals]
 
 
@@ -84,10 +83,10 @@ def test_each_fate_is_counted_once(spool: Spool) -> None:
     lease = take(spool, 4, NOW)
     assert lease is not None
     one, two, three, four = lease.signals
-    assert spool.ack([one, two]) == 2
-    assert spool.ack([one]) == 0  # already gone: not counted twice
-    assert spool.dead([three]) == 1
-    spool.retry_later([four], now=NOW, at=NOW + 30, error="HTTP 503")
+    assert spool.ack(lease, [one, two]) == 2
+    assert spool.ack(lease, [one]) == 0  # already gone: not counted twice
+    assert spool.dead(lease, [three]) == 1
+    assert spool.retry_later(lease, [four], now=NOW, at=NOW + 30, error="HTTP 503") == 1
     assert spool.ready(NOW + 1, at_most=1000) == (0, None, NOW + 30)
     assert spool.ready(NOW + 30, at_most=1000)[0] == 1
     totals = spool.totals()
@@ -142,8 +141,11 @@ def test_leases_of_a_dead_process_return_at_once(tmp_path: Path) -> None:
     fill(spool, "HIGH")
     lease = take(spool, 1, NOW, 3600)
     assert lease is not None
-    with sqlite3.connect(path) as db:  # as if a process that has exited held it
-        db.execute("UPDATE signals SET lease_id = ?", (f"{os.uname().nodename}:999999999:x",))
+    # As if a process of this boot and PID namespace that has exited held it.
+    host, boot, namespace, _pid, token = lease.id.split(":")
+    gone = ":".join((host, boot, namespace, "999999999", token))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE signals SET lease_id = ?", (gone,))
     spool.close()
     assert lines_in(Spool(path), now=NOW + 1) == [1]
 
@@ -151,12 +153,10 @@ def test_leases_of_a_dead_process_return_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "why"),
     [
-        (lambda p: p.write_bytes(b"this is not a database at all" * 100), "not a database"),
         (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), ""),
-        (lambda p: _set_version(p, SCHEMA_VERSION + 1), "newer than this program"),
         (lambda p: _drop_table(p, "totals"), "not a spool"),
     ],
-    ids=["garbage", "truncated", "newer-version", "foreign-database"],
+    ids=["truncated", "tables-missing"],
 )
 def test_a_damaged_spool_is_moved_aside_and_a_new_one_started(
     tmp_path: Path, damage: Any, why: str, caplog: pytest.LogCaptureFixture
@@ -198,7 +198,7 @@ def _drop_table(path: Path, table: str) -> None:
 def subject_of(spool: Spool) -> Any:
     lease = take(spool, 10, NOW + 100)
     assert lease is not None
-    spool.release(lease.signals)
+    spool.release(lease, lease.signals)
     return [s.as_event() for s in lease.signals]
 
 
@@ -266,7 +266,7 @@ def test_within_a_level_what_would_expire_waiting_goes_first(spool: Spool) -> No
     spool.put(event("HIGH", ip="192.0.2.3"), source="t", line=3, now=NOW)
     lease = spool.lease(NOW, 60, lambda c: c, expiring_before=NOW + 600)
     assert lease is not None and [s.line for s in lease.signals] == [3, 2, 1]
-    spool.release(lease.signals)
+    spool.release(lease, lease.signals)
     later = spool.lease(NOW, 60, lambda c: c, expiring_before=NOW + 60)
     assert later is not None and [s.line for s in later.signals] == [3, 1, 2]
 
@@ -274,12 +274,12 @@ def test_within_a_level_what_would_expire_waiting_goes_first(spool: Spool) -> No
 def test_the_send_slot_is_shared_by_every_connection(tmp_path: Path) -> None:
     path = str(tmp_path / "s.db")
     one, two = Spool(path), Spool(path)
-    assert one.claim_send_slot(NOW, 2.0) == 0.0
-    assert two.claim_send_slot(NOW, 2.0) == 0.0  # the bucket holds two
-    assert one.claim_send_slot(NOW + 0.5, 2.0) == 1.5
+    assert one.claim_send_slot(NOW, 2.0)[0] == 0.0
+    assert two.claim_send_slot(NOW, 2.0)[0] == 0.0  # the bucket holds two
+    assert one.claim_send_slot(NOW + 0.5, 2.0) == (1.5, None)
     two.defer_sending(NOW + 10)
-    assert one.claim_send_slot(NOW + 3, 2.0) == 7.0
-    assert one.claim_send_slot(NOW + 10, 2.0) == 0.0
+    assert one.claim_send_slot(NOW + 3, 2.0) == (7.0, None)
+    assert one.claim_send_slot(NOW + 10, 2.0)[0] == 0.0
 
 
 def test_an_unopenable_spool_is_an_error_and_is_not_moved_aside(tmp_path: Path) -> None:
@@ -287,7 +287,7 @@ def test_an_unopenable_spool_is_an_error_and_is_not_moved_aside(tmp_path: Path) 
     folder.mkdir()  # a folder where the file should be: not damage, a mistake
     with pytest.raises(LocalWriteError, match="cannot open the spool"):
         Spool(str(folder))
-    assert folder.is_dir() and list(tmp_path.iterdir()) == [folder]
+    assert folder.is_dir() and not [p for p in tmp_path.iterdir() if "damaged" in p.name]
 
 
 def test_low_fills_whatever_room_high_and_medium_leave_in_a_request(spool: Spool) -> None:
