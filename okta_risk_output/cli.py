@@ -134,7 +134,10 @@ _intake = _options(
     ),
     _option("max-line-bytes", "Longer lines are dead-lettered.", metavar="N"),
     click.option(
-        "--strict", is_flag=True, default=None, help="No normalisation: the schema as is."
+        "--strict",
+        is_flag=True,
+        default=None,
+        help="No normalisation (addresses are still written canonically): the schema as is.",
     ),
     _option(
         "profile",

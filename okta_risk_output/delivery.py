@@ -5,9 +5,15 @@ loop that calls it owns waiting and shutdown, and tests can drive it with a fake
 
     delivered (2xx)      ack: the signals leave the spool
     retry (429/5xx/net)  back to the spool with a next attempt time; all sending pauses for
-                         the server's Reset or the backoff (one failing org, one pause)
-    rejected (400)       split in halves until the guilty subjects stand alone; dead-letter them
+                         the server's Reset or the backoff (one failing org, one pause);
+                         after 5 answers in a row not from Okta (a proxy's page), stop
+    rejected (Okta 400)  dead-letter the subjects its causes name; else split the request
+                         until the guilty stand alone, judging a whole-request failure in
+                         about log2(n) requests (rejection.py)
     stop (401/403/404)   signals go back untouched; delivery pauses for this process
+
+Every settling change carries the lease: what another process has taken over meanwhile
+is left to it (docs/guarantees.md, Leases).
 """
 
 from __future__ import annotations
@@ -85,6 +91,10 @@ class Deliverer:
         self._late_noted = False
         self._foreign = 0
         """Answers in a row that did not come from Okta (a proxy's or WAF's page)."""
+        self._last_whole: str | None = None
+        """Okta's answer when it last rejected a request as a whole (rejection.py), until
+        something is delivered: the same again stops delivery."""
+        self._halt: Outcome | None = None
 
     def step(self, *, input_ended: bool) -> float | None:
         """Do one unit of work. Returns 0 to be called again at once, seconds to wait first,
@@ -169,6 +179,7 @@ class Deliverer:
                 self._renewed = False
             if outcome.action is Action.DELIVERED:
                 self._failures = 0
+                self._last_whole = None
                 if search is not None:
                     search.ruled_out()
                 delivered = self._spool.ack(lease, part)
@@ -177,6 +188,9 @@ class Deliverer:
             elif outcome.action is Action.REJECTED:
                 self._failures = 0
                 search = self._rejected(lease, part, parts, outcome, search)
+                if self._halt is not None:
+                    self._pause(lease, _with_rest([], parts), self._halt)
+                    return
             elif outcome.action is Action.RETRY:
                 self._retry_later(lease, _with_rest(part, parts), outcome)
                 return
@@ -221,6 +235,20 @@ class Deliverer:
             return search
         self._counters.add(rejected=self._condemn(lease, part, outcome))
         if search is not None and search.single_rejected(part[0], answer, parts):
+            if answer == self._last_whole:
+                # The same answer for a whole request twice running: that is the org or
+                # the credential, not the events. Stop before the backlog follows.
+                self._halt = Outcome(
+                    Action.STOP,
+                    f"{outcome.reason}: Okta rejected two requests in a row as a whole with"
+                    " this same answer, single signals too, which says nothing about the"
+                    " events; delivery stopped so that nothing more is dead-lettered",
+                    outcome.status,
+                    exit_status=ExitStatus.UNEXPECTED,
+                    request_id=outcome.request_id,
+                )
+                return search
+            self._last_whole = answer
             rest = _with_rest([], parts)
             parts.clear()
             if rest:
@@ -357,6 +385,8 @@ class Deliverer:
         max_age = self._policy.max_retry_age
         if max_age is not None:
             too_old = [s for s in signals if now - (s.first_failure_at or now) >= max_age]
+            # Only those still held: a lease that ran out may have been taken over.
+            too_old = self._spool.renew(lease, now, self._lease_seconds, too_old)
             if too_old:
                 reason = f"gave up after retrying for at least {max_age:g}s: {outcome.reason}"
                 gave_up = self._dead_letter_signals(lease, too_old, "gave_up", lambda _: (reason,))

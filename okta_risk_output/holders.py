@@ -1,6 +1,7 @@
 """Who holds a lease, and when another process may be judged dead without waiting.
 
-A lease id names its holder: host name, boot id, PID namespace, PID, then a random token.
+A lease id names its holder: host name, boot id, PID namespace, PID, then a random token
+and the lease's length in seconds (`token~90`).
 Another process may declare the holder dead (and take its signals at once instead of at
 the lease's expiry) only when that judgement is sound: the same host name, the same boot
 (`/proc/sys/kernel/random/boot_id`) and the same PID namespace (the inode of
@@ -17,13 +18,21 @@ import os
 import socket
 import uuid
 
-__all__ = ["holder_is_dead", "new_lease_id"]
+__all__ = ["holder_is_dead", "lease_length", "new_lease_id"]
 
 _UNKNOWN = "-"
 
 
-def new_lease_id() -> str:
-    return f"{_identity()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+def new_lease_id(seconds: float) -> str:
+    """A lease id naming its holder and the lease's length (other processes cap a stored
+    expiry by the length its holder asked for, not by their own)."""
+    return f"{_identity()}:{os.getpid()}:{uuid.uuid4().hex[:12]}~{int(seconds + 0.999)}"
+
+
+def lease_length(lease_id: str) -> float | None:
+    """The seconds a lease was taken for, when its id says (ids of older versions do not)."""
+    _, tilde, length = lease_id.rpartition("~")
+    return float(length) if tilde and length.isdigit() else None
 
 
 def holder_is_dead(lease_id: str) -> bool:

@@ -118,7 +118,14 @@ def bounded_request(
             # requests would turn a redirected POST into a GET; a redirect is a config error.
             response = session.request(method, url, stream=True, allow_redirects=False, **kwargs)
             read_answer(response, limit)
-    except requests.exceptions.InvalidHeader:
+    except requests.exceptions.InvalidHeader as problem:
+        if problem.args and isinstance(problem.args[0], urllib3.exceptions.HTTPError):
+            # urllib3 found the *answer's* headers broken (two Content-Lengths that
+            # disagree): a bad answer, retried like a network error, not our credential.
+            host = urllib3.util.parse_url(url).host
+            raise requests.ConnectionError(
+                f"a malformed answer from {host} ({type(problem.args[0]).__name__})"
+            ) from None
         raise HeaderRefused(_HEADER_REFUSED) from None
     except (
         requests.RequestException,

@@ -212,11 +212,19 @@ def header_min(response: requests.Response, name: str) -> int | None:
         return None
     values = []
     for part in raw.split(","):
+        text = part.strip()
+        # At most 15 digits: int() takes thousands, and such a number mixed with a float
+        # (a Reset minus the time) raises OverflowError. No real header comes near it.
+        if len(text.lstrip("+-")) > _HEADER_DIGITS:
+            continue
         try:
-            values.append(int(part.strip()))
+            values.append(int(text))
         except ValueError:
             continue
     return min(values) if values else None
+
+
+_HEADER_DIGITS = 15
 
 
 def _rate_limit_wait(response: requests.Response, cap: float) -> float | None:
@@ -230,7 +238,7 @@ def _rate_limit_wait(response: requests.Response, cap: float) -> float | None:
         return None
     try:
         server_now = parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     # Measured on the server's clock, +1 s for skew, as Okta's own SDKs do.
     return min(cap, max(0.0, reset - server_now + 1.0))

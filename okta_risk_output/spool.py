@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from okta_risk_output.errors import LocalWriteError
-from okta_risk_output.holders import holder_is_dead, new_lease_id
+from okta_risk_output.holders import holder_is_dead, lease_length, new_lease_id
 from okta_risk_output.logs import log
 from okta_risk_output.packing import Signal
 from okta_risk_output.ratelimit import next_token
@@ -57,6 +57,8 @@ OVERFLOW_POLICIES = ("drop-lowest-risk", "block", "reject-new")
 RISK_LEVELS = ("HIGH", "MEDIUM", "LOW")
 TOTALS = ("accepted", "delivered", "dead_lettered", "expired", "dropped", "coalesced")
 MESSAGE_MAX = 512
+_SHORTEST_LEASE = 30.0
+"""No lease is shorter (2 x --timeout + 30 s): expiries nearer than this are never suspect."""
 _NOW_ENOUGH = 0.001
 """A wait shorter than this is no wait: epoch seconds near 2e9 cannot resolve much less,
 so waiting for such a remainder could spin on a clock that never seems to move."""
@@ -95,12 +97,13 @@ _SCHEMA = [
 # Added after version 1 shipped; created on open by a writer (older programs ignore them).
 _ADDED = [
     # One row per request of any process on this spool: its start and its end (until it
-    # ends, the latest it can end). The shared form of ratelimit.py's end-to-start window.
+    # ends, the latest it can: its start + hold, the sender's longest request). The shared
+    # form of ratelimit.py's end-to-start window.
     """CREATE TABLE IF NOT EXISTS sends (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         started REAL NOT NULL,
         ends REAL NOT NULL,
-        done INTEGER NOT NULL DEFAULT 0
+        hold REAL NOT NULL
     )""",
 ]
 _SCHEMA += _ADDED
@@ -179,7 +182,6 @@ class Spool:
         self._lock = threading.RLock()
         self._closed = False
         self._shared_lock: int | None = None
-        self._late_noted = False
         self.moved_aside: str | None = None
         """Where a damaged spool file was moved on open, if it was."""
         try:
@@ -409,9 +411,18 @@ class Spool:
         room and offers the rest again, so results may be fewer than items.
         """
         results: list[PutResult] = []
+        whole = self.policy.overflow != "drop-lowest-risk"
         with self._write() as db:
             for event, source, line in items:
+                if whole:
+                    # All of an event's subjects or none: under block or reject-new a
+                    # refused subject refuses its event, never vanishes from a kept one.
+                    db.execute("SAVEPOINT event")
                 result = self._put_event(db, event, source, line, now)
+                if whole:
+                    if not result.accepted:
+                        db.execute("ROLLBACK TO event")
+                    db.execute("RELEASE event")
                 if not result.accepted and self.policy.overflow == "block":
                     break
                 results.append(result)
@@ -422,13 +433,15 @@ class Spool:
     ) -> PutResult:
         """Each subject becomes a signal, or merges into one waiting for the same IP.
 
-        The event counts as accepted when any of its subjects was kept.
+        Under drop-lowest-risk the event counts as accepted when any of its subjects was
+        kept (the others are counted as dropped); under block and reject-new only when all
+        of them were.
         """
         stamp = event.get("timestamp")
         event_ts = epoch_of(stamp) if isinstance(stamp, str) else None
         expiry = event.get("expiresAt")
         expires_at = epoch_of(expiry) if isinstance(expiry, str) else None
-        kept = evicted = coalesced = 0
+        kept = evicted = coalesced = refused = 0
         for subject in event["subjects"]:
             signal = _Incoming(
                 ip=subject["ip"],
@@ -443,6 +456,7 @@ class Spool:
                 continue
             room = self._room_for(db, signal)
             if room < 0:
+                refused += 1
                 continue
             evicted += room
             db.execute(
@@ -464,12 +478,18 @@ class Spool:
             _bump(db, "live_events", 1)
             _bump(db, "live_bytes", signal.size)
             kept += 1
+        if kept and refused:
+            if self.policy.overflow != "drop-lowest-risk":
+                return PutResult(accepted=False)  # put_many rolls the whole event back
+            # The event is kept for its other subjects; these ranked lowest in a full
+            # spool. Counted as taken and dropped at once, never lost without a trace.
+            _bump(db, "accepted", refused)
+            _bump(db, "dropped", refused)
+            evicted += refused
         return PutResult(accepted=kept > 0, evicted=evicted, coalesced=coalesced)
 
     def _coalesce(self, db: sqlite3.Connection, new: _Incoming, now: float) -> bool:
-        """Merge into the waiting signal for the same IP: the highest level, the latest
-        expiry (none at all meaning Okta's default of 24 h after it takes the event, the
-        latest), the earliest timestamp, both messages within 512 characters."""
+        """Merge into the waiting signal for the same IP, if there is one."""
         window = self.policy.coalesce_window
         since = float("-inf") if window is None else now - window
         row = db.execute(
@@ -479,25 +499,42 @@ class Spool:
         ).fetchone()
         if row is None:
             return False
-        signal_id, rank, message, event_ts, expires_at, size = row
-        merged_message = _merge_messages(message, new.message)
-        merged_ts = _earliest(event_ts, new.event_ts)
-        merged_expiry = (
-            None
-            if expires_at is None or new.expires_at is None
-            else max(expires_at, new.expires_at)
-        )
-        new_size = _size(new.ip, merged_message)
-        db.execute(
-            "UPDATE signals SET rank = ?, message = ?, event_ts = ?, expires_at = ?, size = ?"
-            " WHERE id = ?",
-            (min(rank, new.rank), merged_message, merged_ts, merged_expiry, new_size, signal_id),
-        )
+        _merge_into(db, row, new)
         # The later input is the one counted as coalesced: accepted, and merged away.
         _bump(db, "accepted", 1)
         _bump(db, "coalesced", 1)
-        _bump(db, "live_bytes", new_size - size)
         return True
+
+    def _rejoin(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
+        """Signals back to waiting (a retry, a release) merge into a signal now waiting for
+        the same IP, which arrived while they were in flight: one waiting signal per IP,
+        so a LOW that comes back can never be sent after the HIGH that followed it."""
+        if not self.policy.coalesce:
+            return
+        window = self.policy.coalesce_window
+        for signal_id in ids:
+            back = db.execute(
+                "SELECT ip, rank, message, event_ts, expires_at, size, accepted_at FROM signals"
+                " WHERE id = ? AND lease_id IS NULL",
+                (signal_id,),
+            ).fetchone()
+            if back is None:
+                continue
+            ip, rank, message, event_ts, expires_at, size, accepted_at = back
+            since = float("-inf") if window is None else accepted_at - window
+            waiting = db.execute(
+                "SELECT id, rank, message, event_ts, expires_at, size FROM signals"
+                " WHERE ip = ? AND lease_id IS NULL AND id != ? AND accepted_at >= ?"
+                " ORDER BY id DESC LIMIT 1",
+                (ip, signal_id, since),
+            ).fetchone()
+            if waiting is None:
+                continue
+            _merge_into(db, waiting, _Incoming(ip, rank, message, event_ts, expires_at))
+            db.execute("DELETE FROM signals WHERE id = ?", (signal_id,))
+            _bump(db, "coalesced", 1)
+            _bump(db, "live_events", -1)
+            _bump(db, "live_bytes", -size)
 
     def _room_for(self, db: sqlite3.Connection, new: _Incoming) -> int:
         """Signals evicted to make room for `new` (0 when it fits); -1 when it is refused."""
@@ -592,7 +629,7 @@ class Spool:
         highest risk first; within a level, those expiring before `expiring_before` (they
         would expire while waiting their turn) soonest first, then the oldest. With
         `below_rank`, only signals of a higher risk than that rank are candidates."""
-        lease = Lease(id=new_lease_id(), expires=now + seconds)
+        lease = Lease(id=new_lease_id(seconds), expires=now + seconds)
         horizon = float("-inf") if expiring_before is None else expiring_before
         marks = {"now": now, "horizon": horizon, "limit": _CANDIDATES}
         with self._write() as db:
@@ -664,6 +701,7 @@ class Spool:
                 lease.id,
                 [s.id for s in signals],
             )
+            self._rejoin(db, [s.id for s in signals])
             _set_meta(db, "last_error", error)
             _set_meta(db, "last_error_at", str(now))
         return changed
@@ -674,6 +712,7 @@ class Spool:
             changed = _update_held(
                 db, "lease_id = NULL, lease_expires = NULL", (), lease.id, [s.id for s in signals]
             )
+            self._rejoin(db, [s.id for s in signals])
             if error is not None:
                 _set_meta(db, "last_error", error)
         return changed
@@ -718,7 +757,7 @@ class Spool:
                 return wait, None
             _set_meta(db, "next_send_at", repr(next_token(next_at, now, interval)))
             cursor = db.execute(
-                "INSERT INTO sends (started, ends) VALUES (?, ?)", (now, now + hold)
+                "INSERT INTO sends (started, ends, hold) VALUES (?, ?, ?)", (now, now + hold, hold)
             )
             return 0.0, cursor.lastrowid
 
@@ -727,8 +766,8 @@ class Spool:
         db: sqlite3.Connection, now: float, window: float, limit: int, hold: float
     ) -> float:
         db.execute("DELETE FROM sends WHERE ends < ?", (now - window,))
-        # An end further ahead than a request can last is a clock that was ahead.
-        db.execute("UPDATE sends SET ends = ? WHERE ends > ?", (now + hold, now + hold))
+        # An end further ahead than its request can last is a clock that was ahead.
+        db.execute("UPDATE sends SET ends = ? + hold WHERE ends > ? + hold", (now, now))
         ends = [float(r[0]) for r in db.execute("SELECT ends FROM sends ORDER BY ends")]
         if len(ends) < limit:
             return 0.0
@@ -738,7 +777,7 @@ class Spool:
     def finish_send(self, slot: int, now: float) -> None:
         """The request of `slot` has ended (answered or not)."""
         with self._write() as db:
-            db.execute("UPDATE sends SET ends = min(ends, ?), done = 1 WHERE id = ?", (now, slot))
+            db.execute("UPDATE sends SET ends = min(ends, ?) WHERE id = ?", (now, slot))
 
     def defer_sending(self, until: float) -> None:
         """No process sharing the spool sends before `until` (Okta said wait)."""
@@ -761,25 +800,34 @@ class Spool:
     def cap_stored_times(self, now: float, *, retry: float, lease: float) -> int:
         """Stored times further ahead than their bound count as the bound from now: a retry
         time more than `retry` ahead (the longest backoff or Reset wait), a lease expiring
-        more than `lease` ahead (its duration). They come from a clock that was ahead, or a
-        holder that asked for too much. Returns how many rows were corrected."""
+        further ahead than its length (the one its id names; `lease` for ids of older
+        versions). They come from a clock that was ahead, or a holder that asked for too
+        much. Returns how many rows were corrected."""
         with self._write() as db:
             retries = db.execute(
                 "UPDATE signals SET next_attempt_at = ? WHERE next_attempt_at > ?",
                 (now + retry, now + retry),
             ).rowcount
-            leases = db.execute(
-                "UPDATE signals SET lease_expires = ? WHERE lease_expires > ?",
-                (now + lease, now + lease),
-            ).rowcount
+            leases = 0
+            suspects = db.execute(
+                "SELECT lease_id, max(lease_expires) FROM signals"
+                " WHERE lease_id IS NOT NULL AND lease_expires > ? GROUP BY lease_id",
+                (now + min(lease, _SHORTEST_LEASE),),
+            ).fetchall()
+            for lease_id, latest in suspects:
+                bound = now + (lease_length(lease_id) or lease)
+                if latest > bound:
+                    leases += db.execute(
+                        "UPDATE signals SET lease_expires = ? WHERE lease_id = ?"
+                        " AND lease_expires > ?",
+                        (bound, lease_id, bound),
+                    ).rowcount
         if retries or leases:
             log.warning(
-                "%d retry times and %d leases in the spool lay further ahead than they can"
-                " (a clock that was ahead?); counting them as %gs and %gs from now",
+                "%d retry times and %d lease expiries in the spool lay further ahead than"
+                " they can (a clock that was ahead?); counting them from now",
                 retries,
                 leases,
-                retry,
-                lease,
             )
         return retries + leases
 
@@ -1041,6 +1089,26 @@ def _signal(row: tuple[Any, ...]) -> Signal:
         attempts=attempts,
         first_failure_at=failed,
     )
+
+
+def _merge_into(db: sqlite3.Connection, row: tuple[Any, ...], new: _Incoming) -> None:
+    """Merge `new` into the waiting signal `row` (id, rank, message, event_ts, expires_at,
+    size): the highest level, the latest expiry (none at all meaning Okta's default of 24 h
+    after it takes the event, the latest), the earliest timestamp, both messages within 512
+    characters. Keeps live_bytes in step; the caller counts the merge."""
+    signal_id, rank, message, event_ts, expires_at, size = row
+    merged_message = _merge_messages(message, new.message)
+    merged_ts = _earliest(event_ts, new.event_ts)
+    merged_expiry = (
+        None if expires_at is None or new.expires_at is None else max(expires_at, new.expires_at)
+    )
+    new_size = _size(new.ip, merged_message)
+    db.execute(
+        "UPDATE signals SET rank = ?, message = ?, event_ts = ?, expires_at = ?, size = ?"
+        " WHERE id = ?",
+        (min(rank, new.rank), merged_message, merged_ts, merged_expiry, new_size, signal_id),
+    )
+    _bump(db, "live_bytes", new_size - size)
 
 
 def _merge_messages(old: str | None, new: str | None) -> str | None:

@@ -67,7 +67,12 @@ Environment (a flag wins over its variable):
     show_default=True,
     help="text for people, json (one object per line) for machines.",
 )
-@click.option("--strict", is_flag=True, default=None, help="No normalisation: the schema as is.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="No normalisation (addresses are still written canonically): the schema as is.",
+)
 @click.option(
     "--profile",
     default=None,

@@ -296,6 +296,26 @@ def test_a_request_okta_rejects_as_a_whole_costs_about_log2_n_requests(
     assert len(entries) == 1000
 
 
+def test_okta_rejecting_request_after_request_as_a_whole_stops_before_the_backlog_follows(
+    tmp_path: Path, clock: FakeClock, logs: io.StringIO
+) -> None:
+    """An org-wide refusal (a provider switched off, say) is no reason to move every
+    spooled signal into the dead-letter file."""
+    fill(tmp_path / "spool.db", 2000, now=clock.time())
+    with emulator(script=(400,) * 100) as emu:
+        run = shipper(tmp_path, emu.url, clock)
+        try:
+            status = run.drain()
+            left = run.spool.live()
+        finally:
+            run.close()
+    counts = run.counters.snapshot()
+    assert status is ExitStatus.UNEXPECTED
+    assert counts["rejected"] == 1003 and left == 997, (counts, left)
+    assert counts["requests"] <= 26
+    assert "two requests in a row as a whole" in logs.getvalue()
+
+
 def test_causes_that_name_subjects_condemn_exactly_those_in_two_requests(
     tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -346,3 +366,53 @@ def test_a_high_arriving_during_a_long_bisection_goes_before_it_ends(
     assert high == 2, levels  # right after the request during which it arrived
     assert len(levels) > high + 4  # while the search among LOW still had far to go
     assert run.counters.snapshot()["rejected"] == 1
+
+
+# -- found by a second reader ----------------------------------------------------------------
+
+
+def test_rate_limit_headers_of_400_digits_are_ignored_not_a_crash_before_the_ack(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """int() takes such a number, and mixing it with a float raised OverflowError: the 202
+    was never acked, and every restart posted and crashed again."""
+    fill(tmp_path / "spool.db", 3, level="HIGH", now=clock.time())
+    huge = "1" + "0" * 400
+
+    def answer(_body: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers = {
+            "Date": formatdate(clock.time(), usegmt=True),
+            "X-Rate-Limit-Limit": huge,
+            "X-Rate-Limit-Remaining": huge,
+            "X-Rate-Limit-Reset": huge,
+        }
+        return 202, headers, b""
+
+    with Hostile(answer) as server:
+        run = shipper(tmp_path, server.url, clock)
+        try:
+            assert run.drain() is ExitStatus.OK
+            left = run.spool.live()
+        finally:
+            run.close()
+    assert left == 0 and run.counters.delivered == 3
+
+
+def test_an_answer_with_conflicting_content_lengths_is_retried_not_blamed_on_the_credential(
+    tmp_path: Path, clock: FakeClock, logs: io.StringIO
+) -> None:
+    fill(tmp_path / "spool.db", 3, level="HIGH", now=clock.time())
+
+    def answer(_body: bytes) -> tuple[int, dict[str, str], bytes]:
+        return 502, {"Content-Length": "7"}, b"bad"  # and the server adds its own: 3
+
+    with Hostile(answer) as server:
+        run = shipper(tmp_path, server.url, clock)
+        try:
+            status = run.drain(duration=30)
+            left = run.spool.live()
+        finally:
+            run.close()
+    assert status is ExitStatus.OK and left == 3
+    assert "malformed answer" in logs.getvalue()
+    assert "credential" not in logs.getvalue()

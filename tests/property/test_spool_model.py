@@ -1,7 +1,8 @@
 """A Hypothesis state machine: the spool against a plain in-memory model.
 
 Operations: put (a few addresses, so repeats coalesce), lease, ack, dead-letter, retry
-later and release by any lease still around (one that ran out and was taken over
+later and release (a signal coming back merges into one waiting for its IP) by any lease
+still around (one that ran out and was taken over
 included), time passing (leases expire), and a crash (the connection dropped mid-life, the
 file reopened). After each step the spool's rows and totals must agree with the model,
 and what a lease settles as delivered must be exactly what it leased: a signal merged into
@@ -138,6 +139,7 @@ class SpoolMachine(RuleBasedStateMachine):
         for line in mine:
             row = self.rows[line]
             row.holder, row.lease_until, row.ready_at = None, float("-inf"), self.now + delay
+        self._rejoin(mine)
 
     @precondition(lambda self: self.leases)
     @rule(data=st.data())
@@ -147,6 +149,22 @@ class SpoolMachine(RuleBasedStateMachine):
         for line in mine:
             row = self.rows[line]
             row.holder, row.lease_until = None, float("-inf")
+        self._rejoin(mine)
+
+    def _rejoin(self, returned: list[int]) -> None:
+        """Back to waiting, a signal merges into one that arrived for its IP meanwhile."""
+        for line in returned:
+            row = self.rows[line]
+            waiting = [
+                other
+                for other, candidate in self.rows.items()
+                if other != line and candidate.ip == row.ip and candidate.holder is None
+            ]
+            if waiting:
+                target = self.rows[max(waiting)]
+                target.rank = min(target.rank, row.rank)
+                del self.rows[line]
+                self.totals["coalesced"] += 1
 
     @rule(seconds=st.floats(0, 60))
     def time_passes(self, seconds: float) -> None:

@@ -79,6 +79,21 @@ def test_nothing_merges_into_a_signal_in_flight_even_once_its_lease_ran_out(
     assert left is not None and [s.level for s in left.signals] == ["HIGH"]
 
 
+def test_a_signal_back_from_a_failed_request_merges_into_the_one_that_came_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """Else the IP waits twice, and the LOW could reach Okta after the HIGH."""
+    spool = Spool(str(tmp_path / "spool.db"))
+    spool.put(event("LOW"), source="t", line=1, now=NOW)
+    lease = take(spool, NOW)
+    assert spool.put(event("HIGH"), source="t", line=2, now=NOW + 1).coalesced == 0
+    assert spool.retry_later(lease, lease.signals, now=NOW + 2, at=NOW + 60, error="503") == 1
+    waiting = take(spool, NOW + 3)
+    assert waiting is not None and [(s.line, s.level) for s in waiting.signals] == [(2, "HIGH")]
+    totals = spool.totals()
+    assert (totals["accepted"], totals["coalesced"], spool.live()) == (2, 1, 1)
+
+
 def test_renewing_tells_which_signals_a_lease_still_holds(tmp_path: Path) -> None:
     path = str(tmp_path / "spool.db")
     one, two = Spool(path), Spool(path)
@@ -97,7 +112,7 @@ def test_renewing_tells_which_signals_a_lease_still_holds(tmp_path: Path) -> Non
 
 
 def test_a_holder_in_another_pid_namespace_or_boot_is_never_judged_dead() -> None:
-    host, boot, namespace, _pid, token = new_lease_id().split(":")
+    host, boot, namespace, _pid, token = new_lease_id(90).split(":")
     missing = "999999999"
     assert holder_is_dead(":".join((host, boot, namespace, missing, token)))
     assert not holder_is_dead(":".join((host, boot, "4026531999.1", missing, token)))
@@ -194,6 +209,21 @@ def test_retry_and_lease_times_beyond_their_bounds_are_brought_back(tmp_path: Pa
     assert spool.ready(NOW + 120, at_most=10)[0] == 2  # the retry after the longest wait
 
 
+def test_a_longer_lease_of_another_process_is_not_cut_to_this_ones_length(
+    tmp_path: Path,
+) -> None:
+    """A process with --timeout 120 holds its signals for 270 s; one with --timeout 30
+    must not cap that at its own 90 s and take them over mid-request."""
+    path = str(tmp_path / "spool.db")
+    patient, hasty = Spool(path), Spool(path)
+    patient.put(event("HIGH"), source="t", line=1, now=NOW)
+    long_lease = patient.lease(NOW, 270, lambda c: c)
+    assert long_lease is not None
+    assert hasty.cap_stored_times(NOW, retry=120.0, lease=90.0) == 0
+    assert take(hasty, NOW + 200) is None
+    assert take(hasty, NOW + 271) is not None
+
+
 # -- 11. overflow never drops a HIGH while LOW remain, in flight or not -----------------
 
 
@@ -211,6 +241,42 @@ def test_overflow_keeps_a_new_high_when_the_low_that_fill_the_spool_are_in_fligh
     assert spool.live() == 4  # over the cap by what is in flight, until it is settled
     # A LOW is still refused: the exception is for higher-risk work only.
     assert not spool.put(event("LOW", ip="198.51.100.5"), source="t", line=5, now=NOW).accepted
+
+
+@pytest.mark.parametrize("overflow", ["block", "reject-new", "drop-lowest-risk"])
+def test_a_subject_refused_by_a_full_spool_never_vanishes_from_a_kept_event(
+    tmp_path: Path, overflow: str
+) -> None:
+    """Found by a second reader: with a cap of 3, an event of 3 subjects after one signal
+    kept 2 of them and counted the line as spooled; the third left no trace."""
+    spool = Spool(str(tmp_path / "spool.db"), policy=SpoolPolicy(max_events=3, overflow=overflow))
+    spool.put(event("LOW", ip="198.51.100.1"), source="t", line=1, now=NOW)
+    three = {"subjects": [{"ip": f"198.51.100.{n}", "riskLevel": "LOW"} for n in (2, 3, 4)]}
+    result = spool.put(three, source="t", line=2, now=NOW)
+    totals = spool.totals()
+    if overflow == "drop-lowest-risk":  # the oldest LOW made room; none refused
+        assert result.accepted and spool.live() == 3 and totals["dropped"] == 1
+    else:  # all or nothing: the line is refused (block waits for room for all of it)
+        assert not result.accepted and spool.live() == 1 and totals["accepted"] == 1
+    assert totals["accepted"] == totals["dropped"] + spool.live()
+
+
+def test_under_drop_lowest_risk_a_refused_subject_of_a_kept_event_counts_as_dropped(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(str(tmp_path / "spool.db"), policy=SpoolPolicy(max_events=2))
+    for n in (1, 2):
+        spool.put(event("HIGH", ip=f"198.51.100.{n}"), source="t", line=n, now=NOW)
+    mixed = {
+        "subjects": [
+            {"ip": "198.51.100.3", "riskLevel": "HIGH"},
+            {"ip": "198.51.100.4", "riskLevel": "LOW"},
+        ]
+    }
+    result = spool.put(mixed, source="t", line=3, now=NOW)
+    totals = spool.totals()
+    assert result.accepted and result.evicted == 2  # the oldest HIGH, and the LOW refused
+    assert (totals["accepted"], totals["dropped"], spool.live()) == (4, 2, 2)
 
 
 # -- 18. looking at a file never harms it ------------------------------------------------
