@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from okta_risk_output.depth import nests_deeper_than
 from okta_risk_output.errors import RecordRejected, RecordSkipped
 from okta_risk_output.profiles import Profile, Skip, canonical_subjects, sanitise_message
 from okta_risk_output.reader import Line
@@ -164,7 +165,7 @@ def _parse_object(text: str) -> dict[str, Any]:
         raise _reject("not_json", f"not usable JSON: {str(exc)[:120]}") from None
     if not isinstance(record, dict):
         raise _reject("not_object", f"expected a JSON object, got {_json_type(record)}")
-    if _too_deep(record):
+    if nests_deeper_than(record, MAX_DEPTH):
         raise _reject("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
     return record
 
@@ -174,19 +175,6 @@ def _flat_path(path: str) -> str:
     if path.startswith(_FLAT_PREFIX):
         return "$" + path[len(_FLAT_PREFIX) :]
     return path
-
-
-def _too_deep(record: Any) -> bool:
-    stack: list[tuple[Any, int]] = [(record, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return False
 
 
 def _json_type(value: Any) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from okta_risk_output.depth import nests_deeper_than
 from okta_risk_output.errors import ExitStatus
 
 __all__ = [
@@ -277,23 +278,9 @@ def json_object(response: requests.Response, limit: int = MAX_ANSWER_BYTES) -> d
         body = json.loads(content.decode("utf-8"))  # Okta speaks UTF-8 (RFC 8259)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return {}
-    if not isinstance(body, dict) or not _shallow(body, MAX_JSON_DEPTH):
+    if not isinstance(body, dict) or nests_deeper_than(body, MAX_JSON_DEPTH):
         return {}
     return body
-
-
-def _shallow(value: Any, depth: int) -> bool:
-    """Whether `value` nests at most `depth` levels; iterative, so it cannot recurse."""
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if level > depth:
-            return False
-        if isinstance(item, dict):
-            stack.extend((child, level + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, level + 1) for child in item)
-    return True
 
 
 _CUT_OKTA_ERROR = re.compile(

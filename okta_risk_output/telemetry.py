@@ -13,7 +13,8 @@ Metric names (all prefixed okta_risk_output_):
                                           or refused (they add up to lines_read_total)
     signals_total{outcome}                spooled signals this process settled: delivered,
                                           rejected_by_okta, gave_up, expired, dropped,
-                                          coalesced
+                                          coalesced; and taken_over: left to another process
+                                          once this one's lease had run out
     spool_signals_total{state}            the spool's totals since it was created, for every
                                           process sharing it: accepted = delivered +
                                           dead_lettered + expired + dropped + coalesced +
@@ -69,6 +70,7 @@ _SIGNAL_OUTCOMES = {
     "expired": "expired",
     "evicted": "dropped",
     "coalesced": "coalesced",
+    "taken_over": "taken_over",
 }
 
 CountersSnapshot = Callable[[], Mapping[str, int]]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from okta_risk_output.config import Settings, build_settings
+from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.logs import setup_logging
+from okta_risk_output.units import parse_rate
+
+TOKEN = "test-token"
+"""The API token make_settings gives and emulator() accepts."""
 
 
 class FakeClock:
@@ -41,9 +49,25 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Every log line of the test, DEBUG and up."""
+    stream = io.StringIO()
+    setup_logging("DEBUG", stream)
+    yield stream
+    setup_logging()
+
+
+def emulator(**config: Any) -> Emulator:
+    """The emulator on loopback, taking TOKEN and (unless told) any rate."""
+    config.setdefault("api_token", TOKEN)
+    config.setdefault("rate", parse_rate("100000/s"))
+    return Emulator(EmulatorConfig(**config))
+
+
 def make_settings(tmp_path: Any, org_url: str, **options: Any) -> Settings:
     """Settings for an in-process run against `org_url`, with a token the emulator accepts."""
-    env = {"OKTA_API_TOKEN": "test-token", "OKTA_ORG_URL": org_url}
+    env = {"OKTA_API_TOKEN": TOKEN, "OKTA_ORG_URL": org_url}
     options.setdefault("dead_letter", str(tmp_path / "dead.jsonl"))
     options.setdefault("spool", str(tmp_path / "spool.db"))
     return build_settings(options, env)

@@ -11,41 +11,22 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
-from conftest import FakeClock, make_settings
+from conftest import TOKEN, FakeClock, emulator, make_settings
 
 from okta_risk_output.auth import Secret, SswsAuth
-from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.logs import setup_logging
 from okta_risk_output.okta import OktaClient
 from okta_risk_output.shipper import Shipper
 from okta_risk_output.spool import Spool
-from okta_risk_output.units import parse_rate
-
-TOKEN = "test-token"
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    setup_logging("DEBUG", stream)
-    yield stream
-    setup_logging()
-
-
-def emulator(**config: Any) -> Emulator:
-    config.setdefault("api_token", TOKEN)
-    config.setdefault("rate", parse_rate("100000/s"))
-    return Emulator(EmulatorConfig(**config))
 
 
 def fill(path: Path, count: int, *, level: str = "LOW", now: float) -> None:
@@ -59,6 +40,18 @@ def fill(path: Path, count: int, *, level: str = "LOW", now: float) -> None:
 def shipper(tmp_path: Path, url: str, clock: FakeClock, **options: Any) -> Shipper:
     options.setdefault("rate_limit", "100000/s")
     return Shipper(make_settings(tmp_path, url, **options), clock=clock)
+
+
+def drained(
+    tmp_path: Path, url: str, clock: FakeClock, duration: float | None = None, **options: Any
+) -> tuple[ExitStatus, Shipper, int]:
+    """A drain of the spool in tmp_path: (its exit status, the shipper, signals left)."""
+    run = shipper(tmp_path, url, clock, **options)
+    try:
+        status = run.drain(duration=duration) if duration else run.drain()
+        return status, run, run.spool.live()
+    finally:
+        run.close()
 
 
 class HookClient(OktaClient):
@@ -132,11 +125,8 @@ def test_a_lease_is_renewed_while_its_holder_waits_out_a_two_minute_reset(
 
     clock.sleep = sleep  # type: ignore[method-assign]
     with emulator() as emu:
-        run = shipper(tmp_path, emu.url, clock)
-        try:
-            assert run.drain() is ExitStatus.OK
-        finally:
-            run.close()
+        status, _run, _left = drained(tmp_path, emu.url, clock)
+        assert status is ExitStatus.OK
         received = subjects(emu)
     assert not checks and took_over == [None, None, None]
     assert len(received) == 5  # each sent once, by the process that waited
@@ -236,13 +226,10 @@ def test_a_reset_in_the_year_5138_waits_two_minutes_with_one_warning(
         return 202, headers, b""
 
     with Hostile(answer) as server:
-        run = shipper(
-            tmp_path, server.url, clock, max_events_per_request="1", max_subjects_per_event="1"
+        status, _run, _left = drained(
+            tmp_path, server.url, clock, 600, max_events_per_request="1", max_subjects_per_event="1"
         )
-        try:
-            assert run.drain(duration=600) is ExitStatus.OK
-        finally:
-            run.close()
+        assert status is ExitStatus.OK
     assert len(sent_at) == 3
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
     assert all(100 <= gap <= 125 for gap in gaps), gaps
@@ -262,12 +249,7 @@ def test_a_proxys_html_400_dead_letters_nothing_and_stops_delivery_with_exit_7(
         return 400, {"Content-Type": "text/html", "Server": "BigIP"}, page
 
     with Hostile(answer) as server:
-        run = shipper(tmp_path, server.url, clock)
-        try:
-            status = run.drain()
-            left = run.spool.live()
-        finally:
-            run.close()
+        status, _run, left = drained(tmp_path, server.url, clock)
     assert status is ExitStatus.NOT_OKTA
     assert left == 20 and server.posts == 5
     assert not (tmp_path / "dead.jsonl").exists() or not (tmp_path / "dead.jsonl").read_text()
@@ -283,11 +265,8 @@ def test_a_request_okta_rejects_as_a_whole_costs_about_log2_n_requests(
     """Every subject rejected: plain bisection cost 2n - 1 = 1,999 requests."""
     fill(tmp_path / "spool.db", 1000, now=clock.time())
     with emulator(script=(400,) * 100) as emu:
-        run = shipper(tmp_path, emu.url, clock)
-        try:
-            assert run.drain() is ExitStatus.OK
-        finally:
-            run.close()
+        status, run, _left = drained(tmp_path, emu.url, clock)
+        assert status is ExitStatus.OK
         answered = emu.state.stats()
     counts = run.counters.snapshot()
     assert counts["rejected"] == 1000 and counts["requests"] <= 14, counts
@@ -303,12 +282,7 @@ def test_okta_rejecting_request_after_request_as_a_whole_stops_before_the_backlo
     spooled signal into the dead-letter file."""
     fill(tmp_path / "spool.db", 2000, now=clock.time())
     with emulator(script=(400,) * 100) as emu:
-        run = shipper(tmp_path, emu.url, clock)
-        try:
-            status = run.drain()
-            left = run.spool.live()
-        finally:
-            run.close()
+        status, run, left = drained(tmp_path, emu.url, clock)
     counts = run.counters.snapshot()
     assert status is ExitStatus.UNEXPECTED
     assert counts["rejected"] == 1003 and left == 997, (counts, left)
@@ -322,11 +296,8 @@ def test_causes_that_name_subjects_condemn_exactly_those_in_two_requests(
     fill(tmp_path / "spool.db", 1000, now=clock.time())
     bad = {"2001:db8::7", "2001:db8::1f4", "2001:db8::3e8"}
     with emulator(reject_ips=frozenset(bad)) as emu:
-        run = shipper(tmp_path, emu.url, clock)
-        try:
-            assert run.drain() is ExitStatus.OK
-        finally:
-            run.close()
+        status, run, _left = drained(tmp_path, emu.url, clock)
+        assert status is ExitStatus.OK
         received = subjects(emu)
     counts = run.counters.snapshot()
     assert (counts["requests"], counts["rejected"], counts["delivered"]) == (2, 3, 997)
@@ -354,11 +325,8 @@ def test_a_high_arriving_during_a_long_bisection_goes_before_it_ends(
         return 202, {}, b""
 
     with Hostile(answer) as server:
-        run = shipper(tmp_path, server.url, clock)
-        try:
-            assert run.drain() is ExitStatus.OK
-        finally:
-            run.close()
+        status, run, _left = drained(tmp_path, server.url, clock)
+        assert status is ExitStatus.OK
     levels = [
         [s["riskLevel"] for e in json.loads(body) for s in e["subjects"]] for body in server.bodies
     ]
@@ -389,12 +357,8 @@ def test_rate_limit_headers_of_400_digits_are_ignored_not_a_crash_before_the_ack
         return 202, headers, b""
 
     with Hostile(answer) as server:
-        run = shipper(tmp_path, server.url, clock)
-        try:
-            assert run.drain() is ExitStatus.OK
-            left = run.spool.live()
-        finally:
-            run.close()
+        status, run, left = drained(tmp_path, server.url, clock)
+        assert status is ExitStatus.OK
     assert left == 0 and run.counters.delivered == 3
 
 
@@ -407,12 +371,7 @@ def test_an_answer_with_conflicting_content_lengths_is_retried_not_blamed_on_the
         return 502, {"Content-Length": "7"}, b"bad"  # and the server adds its own: 3
 
     with Hostile(answer) as server:
-        run = shipper(tmp_path, server.url, clock)
-        try:
-            status = run.drain(duration=30)
-            left = run.spool.live()
-        finally:
-            run.close()
+        status, _run, left = drained(tmp_path, server.url, clock, 30)
     assert status is ExitStatus.OK and left == 3
     assert "malformed answer" in logs.getvalue()
     assert "credential" not in logs.getvalue()

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from okta_risk_output.auth import Secret, SswsAuth
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.logs import setup_logging
 from okta_risk_output.okta import OktaClient
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.spool import Spool
@@ -35,14 +33,6 @@ SAMPLES = ROOT / "sample_logs"
 TOKEN = "test-token"
 FAST = parse_rate("100000/s")
 POISON = "198.51.100.66"
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    setup_logging("DEBUG", stream)
-    yield stream
-    setup_logging()
 
 
 def emulator(**config: Any) -> Emulator:
