@@ -964,7 +964,9 @@ def _tables(db: sqlite3.Connection) -> set[str]:
 
 
 def _lock_file(path: str, how: int) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # Read-only is enough for flock, so any user who may read the spool may take the lock
+    # (the spool's own permissions still decide who may write it); 0644 as SQLite's own.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, how)
     except BaseException:
