@@ -6,7 +6,12 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["NO_WAIT", "Clock", "SystemClock"]
+
+NO_WAIT = 0.001
+"""A wait shorter than this is none: float epoch seconds near 2e9 cannot resolve much
+less, and a loop waiting for such a remainder could spin on a clock that never seems to
+move (a fake one in tests; for a moment, a real one)."""
 
 
 class Clock(Protocol):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import requests
 
 from okta_risk_output.batching import batch_due
-from okta_risk_output.clock import Clock
+from okta_risk_output.clock import NO_WAIT, Clock
 from okta_risk_output.deadletter import DeadLetterFile
 from okta_risk_output.errors import DeliveryStopped, ExitStatus
 from okta_risk_output.logs import log
@@ -112,7 +112,7 @@ class Deliverer:
         if not batch_due(ready, age, max_events=full, linger=self._linger, ended=input_ended):
             return self._linger - age
         early = self._limiter.delay() - _PREPARE_AHEAD
-        if early > 0.001:  # less is no wait: float seconds may not resolve it
+        if early > NO_WAIT:
             return early
         # The request is chosen and packed just before its turn, not after it: that work
         # would otherwise stretch every interval. Within a level, a signal that would expire

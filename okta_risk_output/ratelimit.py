@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-from okta_risk_output.clock import Clock
+from okta_risk_output.clock import NO_WAIT, Clock
 from okta_risk_output.logs import log
 from okta_risk_output.retry import header_min
 from okta_risk_output.units import Rate
@@ -137,9 +137,7 @@ class RateLimiter:
         if len(self._finished) == self.rate.requests:
             earliest = max(earliest, self._finished[0] + self.rate.per_seconds)
         wait = earliest - self._clock.monotonic()
-        # A remainder under a millisecond is no wait: float seconds cannot always resolve
-        # it, and a loop waiting for it could spin on a clock that never seems to move.
-        return wait if wait > 0.001 else 0.0
+        return wait if wait > NO_WAIT else 0.0
 
     def started(self) -> None:
         self._started = self._clock.monotonic()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from okta_risk_output.clock import NO_WAIT
 from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.holders import holder_is_dead, lease_length, new_lease_id
 from okta_risk_output.logs import log
@@ -59,9 +60,6 @@ TOTALS = ("accepted", "delivered", "dead_lettered", "expired", "dropped", "coale
 MESSAGE_MAX = 512
 _SHORTEST_LEASE = 30.0
 """No lease is shorter (2 x --timeout + 30 s): expiries nearer than this are never suspect."""
-_NOW_ENOUGH = 0.001
-"""A wait shorter than this is no wait: epoch seconds near 2e9 cannot resolve much less,
-so waiting for such a remainder could spin on a clock that never seems to move."""
 _CANDIDATES = 4000
 """How many ready signals a lease looks at to fill one request."""
 
@@ -106,6 +104,7 @@ _ADDED = [
         hold REAL NOT NULL
     )""",
 ]
+_ADDED_TABLES = {"sends"}
 _SCHEMA += _ADDED
 # Gauges kept beside the totals, so that no write has to count the whole table.
 _GAUGES = ("live_events", "live_bytes")
@@ -178,7 +177,6 @@ class Spool:
     ) -> None:
         self.path = path
         self.policy = policy or SpoolPolicy()
-        self.read_only = read_only
         self._lock = threading.RLock()
         self._closed = False
         self._shared_lock: int | None = None
@@ -281,7 +279,9 @@ class Spool:
             db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         if not tables:
             self._create(db)
-        else:
+        elif adopt or not tables >= _ADDED_TABLES:
+            # Only when there is something to do: a write lock on every open would make
+            # each short-lived `enqueue` queue behind a busy drain.
             self._upgrade(db, adopt=adopt)
         if mode.lower() != "wal":
             raise _Damaged(f"could not switch to WAL mode (got {mode})")
@@ -753,7 +753,7 @@ class Spool:
             wait = max(0.0, next_at - now)
             if window is not None and limit is not None:
                 wait = max(wait, self._window_wait(db, now, window, limit, hold))
-            if wait > _NOW_ENOUGH:
+            if wait > NO_WAIT:
                 return wait, None
             _set_meta(db, "next_send_at", repr(next_token(next_at, now, interval)))
             cursor = db.execute(
@@ -812,7 +812,7 @@ class Spool:
             suspects = db.execute(
                 "SELECT lease_id, max(lease_expires) FROM signals"
                 " WHERE lease_id IS NOT NULL AND lease_expires > ? GROUP BY lease_id",
-                (now + min(lease, _SHORTEST_LEASE),),
+                (now + _SHORTEST_LEASE,),
             ).fetchall()
             for lease_id, latest in suspects:
                 bound = now + (lease_length(lease_id) or lease)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +73,26 @@ def make_settings(tmp_path: Any, org_url: str, **options: Any) -> Settings:
     options.setdefault("dead_letter", str(tmp_path / "dead.jsonl"))
     options.setdefault("spool", str(tmp_path / "spool.db"))
     return build_settings(options, env)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """A bounded wait for something another process or the emulator does (they offer no
+    event to wait on)."""
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        pause.wait(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def accepted_total(spool: Path) -> int:
+    """The spool's accepted total, read as another process would (0 before it exists)."""
+    if not spool.exists():
+        return 0
+    with sqlite3.connect(spool, timeout=30) as db:
+        try:
+            row = db.execute("SELECT value FROM totals WHERE name = 'accepted'").fetchone()
+        except sqlite3.OperationalError:
+            return 0  # the schema is not there yet
+    return int(row[0]) if row else 0

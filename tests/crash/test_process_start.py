@@ -10,11 +10,10 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.units import parse_rate
@@ -47,16 +46,6 @@ def with_closed(fd: int, argv: list[str]) -> list[str]:
 
 def dead_letter_lines(tmp_path: Path) -> list[str]:
     return (tmp_path / "dl.jsonl").read_text().splitlines()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """A bounded wait for something the emulator sees (it offers no event to wait on)."""
-    pause = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        pause.wait(0.02)
-    raise AssertionError("timed out waiting")
 
 
 # -- 14: closed standard streams -------------------------------------------------------------

@@ -15,7 +15,6 @@ import platform
 import shlex
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import accepted_total  # noqa: F401 - the host tests import it from here
 
 from okta_risk_output.emulator import Emulator
 
@@ -84,18 +84,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str | Callable[[
 def all_arrived(emu: Emulator, numbers: Iterable[int]) -> Callable[[], bool]:
     wanted = set(numbers)
     return lambda: wanted <= set(arrived(emu))
-
-
-def accepted_total(spool: Path) -> int:
-    """The spool's accepted total (0 before it exists), as tests/crash reads it."""
-    if not spool.exists():
-        return 0
-    with sqlite3.connect(spool, timeout=30) as db:
-        try:
-            row = db.execute("SELECT value FROM totals WHERE name = 'accepted'").fetchone()
-        except sqlite3.OperationalError:
-            return 0
-    return int(row[0]) if row else 0
 
 
 def clean_env(**extra: str) -> dict[str, str]:

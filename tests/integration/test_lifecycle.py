@@ -10,12 +10,12 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_until
 
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.units import parse_rate
@@ -64,16 +64,6 @@ def run(
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """A bounded wait for something the emulator sees (it offers no event to wait on)."""
-    pause = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        pause.wait(0.02)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture

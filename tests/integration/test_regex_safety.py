@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import accepted_total
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).parent / "okta-risk-output"
@@ -50,17 +50,6 @@ def profile_file(tmp_path: Path) -> Path:
     path = tmp_path / "all-a.toml"
     path.write_text(PROFILE)
     return path
-
-
-def accepted(spool: Path) -> int:
-    if not spool.exists():
-        return 0
-    with sqlite3.connect(spool, timeout=30) as db:
-        try:
-            row = db.execute("SELECT value FROM totals WHERE name = 'accepted'").fetchone()
-        except sqlite3.OperationalError:
-            return 0  # the schema is not there yet
-    return int(row[0]) if row else 0
 
 
 def test_a_backtracking_pattern_on_a_35_character_field_maps_promptly(tmp_path: Path) -> None:
@@ -98,7 +87,7 @@ def test_sigterm_is_honoured_after_a_backtracking_pattern_met_its_line(tmp_path:
         # signal surely comes after the pattern met its line. Not asserted here: without
         # it the signal is sent all the same, and must still be honoured.
         deadline = time.monotonic() + PROMPTLY / 2
-        while accepted(spool) < 1 and time.monotonic() < deadline:
+        while accepted_total(spool) < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
         try:
@@ -112,4 +101,4 @@ def test_sigterm_is_honoured_after_a_backtracking_pattern_met_its_line(tmp_path:
     text = stderr.decode()
     assert process.returncode == 0, text
     assert "received SIGTERM" in text
-    assert accepted(spool) == 1, text  # the good line, read after the pathological one
+    assert accepted_total(spool) == 1, text  # the good line, read after the pathological one
