@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	./scripts/install-hosts.sh
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.config import build_settings
+from okta_risk_output.config.settings import build_settings
 from okta_risk_output.shipper import Shipper, Source
 
 TOKEN = "bench-token"  # noqa: S105 - the emulator's

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.config import build_settings
+from okta_risk_output.config.settings import build_settings
 from okta_risk_output.shipper import Shipper, Source
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 
-from okta_risk_output.validation import SchemaError
+from okta_risk_output.intake.validation import SchemaError
 
 __all__ = [
     "ConfigError",

@@ -17,19 +17,19 @@ from typing import Protocol
 
 import requests
 
-from okta_risk_output.auth import OAuthAuth, OktaAuth, SswsAuth
 from okta_risk_output.clock import Clock
-from okta_risk_output.config import Settings
-from okta_risk_output.deadletter import DeadLetterFile
-from okta_risk_output.delivery import Deliverer
+from okta_risk_output.config.settings import Settings
+from okta_risk_output.delivery.deliverer import Deliverer
+from okta_risk_output.delivery.ratelimit import RateLimiter
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.intake import Intake, Source
-from okta_risk_output.logs import log
-from okta_risk_output.metrics import Counters
-from okta_risk_output.okta import OktaClient
-from okta_risk_output.ratelimit import RateLimiter
-from okta_risk_output.spool import Spool
-from okta_risk_output.validate import mapper_for
+from okta_risk_output.intake.check import mapper_for
+from okta_risk_output.intake.deadletter import DeadLetterFile
+from okta_risk_output.intake.loop import Intake, Source
+from okta_risk_output.observe.counters import Counters
+from okta_risk_output.observe.logs import log
+from okta_risk_output.okta.auth import OAuthAuth, OktaAuth, SswsAuth
+from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.spool.sqlite import Spool
 
 __all__ = ["Shipper", "Source", "Ticker"]
 
@@ -183,7 +183,7 @@ class Shipper:
             if self._client is None:
                 auth: OktaAuth = SswsAuth(settings.api_token)
                 if settings.oauth is not None:
-                    from okta_risk_output.oauth import TokenClient  # PyJWT only when needed
+                    from okta_risk_output.okta.oauth import TokenClient  # PyJWT only when needed
 
                     tokens = TokenClient(settings.oauth, clock=self._clock, session=self._session())
                     auth = OAuthAuth(tokens)

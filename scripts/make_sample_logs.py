@@ -340,7 +340,8 @@ def make_risk_events(rng: random.Random, pool: IpPool) -> list[dict[str, Any]]:
 class BrokenLine:
     """One physical line of broken.jsonl and what the plugin should do with it.
 
-    kind is the dead-letter kind (as in okta_risk_output/records.py), "accepted" or "skipped";
+    kind is the dead-letter kind (as in okta_risk_output/intake/records.py), "accepted" or
+    "skipped";
     path is where the schema error is reported, for kind "invalid".
     """
 
@@ -580,7 +581,7 @@ levels. Most timestamps are Okta's `...T10:15:30.123Z`; a few use another form
 One line per failure case, plus the tolerated oddities (a UTF-8 byte-order mark before the
 first line, a CRLF line ending, blank lines). Written in binary: the bytes are exact. It
 holds a line over 1 MiB, so open it with care. Line numbers are 1-based physical lines
-(counted by `\\n`). Dead-letter kinds and paths are those of `okta_risk_output/records.py`;
+(counted by `\\n`). Dead-letter kinds and paths are those of `okta_risk_output/intake/records.py`;
 errors in a flat signal are reported at the paths the user wrote (`$.ip`, not
 `$.subjects[0].ip`).
 

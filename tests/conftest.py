@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from okta_risk_output.config import Settings, build_settings
+from okta_risk_output.config.settings import Settings, build_settings
 from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.logs import setup_logging
+from okta_risk_output.observe.logs import setup_logging
 from okta_risk_output.units import parse_rate
 
 TOKEN = "test-token"

@@ -1,7 +1,7 @@
 """A local stand-in for Okta's POST /api/v1/risk/events/ip, for tests, demos and dry runs.
 
-The click command lives in `okta_risk_output.emulator.command` and is not imported here, so
-that `python -m okta_risk_output.emulator.command` runs it without a double import.
+The click command lives in `okta_risk_output.cli.emulator`; `python -m okta_risk_output.emulator`
+runs it (see __main__.py).
 """
 
 from okta_risk_output.emulator.server import CONTROL_PREFIX, ENDPOINT, Emulator, okta_error

@@ -36,7 +36,7 @@ from okta_risk_output.emulator.state import (
     EmulatorConfig,
     RegisteredClient,
 )
-from okta_risk_output.keys import (
+from okta_risk_output.okta.keys import (
     PublicKey,
     SigningKey,
     b64url,

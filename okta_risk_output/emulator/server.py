@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from okta_risk_output.emulator.state import Clock, EmulatorConfig, EmulatorState, RateInfo
-from okta_risk_output.validation import request_validator
+from okta_risk_output.intake.validation import request_validator
 
 if TYPE_CHECKING:
     # Only for annotations, so typing_extensions need not be installed at run time on 3.10.

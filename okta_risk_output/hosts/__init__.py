@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from okta_risk_output.intake import LineOutcome
-from okta_risk_output.reader import Line
+from okta_risk_output.intake.loop import LineOutcome
+from okta_risk_output.intake.reader import Line
 
 __all__ = ["Accepting"]
 

@@ -30,8 +30,8 @@ from typing import BinaryIO
 
 from okta_risk_output.errors import OktaRiskOutputError
 from okta_risk_output.hosts import Accepting
-from okta_risk_output.intake import MAX_BATCH, LineOutcome
-from okta_risk_output.reader import Line, read_lines
+from okta_risk_output.intake.loop import MAX_BATCH, LineOutcome
+from okta_risk_output.intake.reader import Line, read_lines
 
 __all__ = ["SOURCE", "Marks", "OmprogSession", "Replies"]
 

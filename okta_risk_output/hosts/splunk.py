@@ -32,11 +32,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from okta_risk_output.auth import Secret
+from okta_risk_output.delivery.retry import json_object
 from okta_risk_output.errors import ConfigError, ExitStatus
-from okta_risk_output.okta import HeaderRefused, bounded_request, watch_deadlines
-from okta_risk_output.reader import KEEP_OF_OVERSIZED, Line
-from okta_risk_output.retry import json_object
+from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED, Line
+from okta_risk_output.okta.auth import Secret
+from okta_risk_output.okta.client import HeaderRefused, bounded_request, watch_deadlines
 from okta_risk_output.units import parse_duration
 
 __all__ = [

@@ -17,8 +17,8 @@ from hostkit import FAST, PROGRAM, TOKEN, accepted_total, arrived, clean_env, se
 
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.hosts.omprog import OmprogSession, Replies
-from okta_risk_output.intake import LineOutcome
-from okta_risk_output.reader import Line
+from okta_risk_output.intake.loop import LineOutcome
+from okta_risk_output.intake.reader import Line
 from okta_risk_output.units import parse_rate
 
 

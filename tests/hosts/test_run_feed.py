@@ -13,8 +13,8 @@ from hostkit import arrived, seq_line
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.intake import Intake, LineOutcome
-from okta_risk_output.reader import Line
+from okta_risk_output.intake.loop import Intake, LineOutcome
+from okta_risk_output.intake.reader import Line
 from okta_risk_output.shipper import Shipper
 from okta_risk_output.units import parse_rate
 

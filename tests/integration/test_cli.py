@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.intake.validation import EVENT_SCHEMA, REQUEST_SCHEMA, load_schema
 from okta_risk_output.units import parse_rate
-from okta_risk_output.validation import EVENT_SCHEMA, REQUEST_SCHEMA, load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "cli-test-token"

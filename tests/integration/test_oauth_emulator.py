@@ -21,14 +21,14 @@ import pytest
 import requests
 from conftest import FakeClock
 
-from okta_risk_output.auth import OAuthAuth, Secret, SswsAuth
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import ENDPOINT, Emulator, EmulatorConfig
 from okta_risk_output.emulator.state import RegisteredClient
 from okta_risk_output.errors import ExitStatus, OAuthError
-from okta_risk_output.keys import SigningKey, jwk_thumbprint, read_private_key_file
-from okta_risk_output.logs import log
-from okta_risk_output.oauth import (
+from okta_risk_output.observe.logs import log
+from okta_risk_output.okta.auth import OAuthAuth, Secret, SswsAuth
+from okta_risk_output.okta.keys import SigningKey, jwk_thumbprint, read_private_key_file
+from okta_risk_output.okta.oauth import (
     ASSERTION_TYPE,
     DPoPMode,
     OAuthSettings,
@@ -598,7 +598,7 @@ def test_no_secret_reaches_a_log_line_or_an_error(
 
 
 def test_new_client_and_client_options_of_the_command(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "okta_risk_output.emulator.command"]
+    command = [sys.executable, "-m", "okta_risk_output.emulator"]
     made = subprocess.run(
         [*command, "--new-client", str(tmp_path)], capture_output=True, text=True, timeout=60
     )

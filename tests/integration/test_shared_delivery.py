@@ -21,12 +21,12 @@ from typing import Any
 import requests
 from conftest import TOKEN, FakeClock, emulator, make_settings
 
-from okta_risk_output.auth import Secret, SswsAuth
 from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.okta import OktaClient
+from okta_risk_output.okta.auth import Secret, SswsAuth
+from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.shipper import Shipper
-from okta_risk_output.spool import Spool
+from okta_risk_output.spool.sqlite import Spool
 
 
 def fill(path: Path, count: int, *, level: str = "LOW", now: float) -> None:

@@ -19,13 +19,13 @@ import pytest
 import requests
 from conftest import FakeClock, make_settings
 
-from okta_risk_output.auth import Secret, SswsAuth
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.okta import OktaClient
+from okta_risk_output.okta.auth import Secret, SswsAuth
+from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.shipper import Shipper, Source
-from okta_risk_output.spool import Spool
+from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.units import parse_rate
 
 ROOT = Path(__file__).resolve().parents[2]

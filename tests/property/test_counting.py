@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.config import build_settings
+from okta_risk_output.config.settings import build_settings
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.shipper import Shipper, Source

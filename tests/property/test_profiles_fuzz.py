@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from okta_risk_output.errors import RecordRejected
-from okta_risk_output.profiles import (
+from okta_risk_output.intake.profiles import (
     BUILTIN_PROFILES,
     MESSAGE_MAX_LENGTH,
     Profile,

@@ -19,7 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from okta_risk_output.spool import Lease, Spool
+from okta_risk_output.spool.sqlite import Lease, Spool
 
 LEASE = 30.0
 LEVELS = ("HIGH", "MEDIUM", "LOW")

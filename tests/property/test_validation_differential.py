@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okta_risk_output.validation import EVENT_SCHEMA, REQUEST_SCHEMA, Validator
+from okta_risk_output.intake.validation import EVENT_SCHEMA, REQUEST_SCHEMA, Validator
 
 FAST = {name: Validator(name) for name in (EVENT_SCHEMA, REQUEST_SCHEMA)}
 PLAIN = {name: Validator(name, reference=True) for name in (EVENT_SCHEMA, REQUEST_SCHEMA)}

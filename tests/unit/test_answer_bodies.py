@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from okta_risk_output import retry
+from okta_risk_output.delivery import retry
+from okta_risk_output.delivery.retry import Action, classify, json_object
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.retry import Action, classify, json_object
 
 BOUND = 64 * 1024
 """retry.MAX_ANSWER_BYTES, spelled out so that each test fails for its own reason before."""

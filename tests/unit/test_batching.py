@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from okta_risk_output.batching import batch_due
+from okta_risk_output.delivery.batching import batch_due
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from okta_risk_output.cli.map import _map_line
 from okta_risk_output.errors import RecordRejected, RecordSkipped
-from okta_risk_output.profiles import load_profile, parse_profile
-from okta_risk_output.profiles.command import _map_line
-from okta_risk_output.reader import Line
-from okta_risk_output.records import RecordMapper
+from okta_risk_output.intake.profiles import load_profile, parse_profile
+from okta_risk_output.intake.reader import Line
+from okta_risk_output.intake.records import RecordMapper
 
 NOW = 1_800_000_000.0
 FORMS = [

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from okta_risk_output.errors import RecordRejected
-from okta_risk_output.profiles import Skip, load_profile
-from okta_risk_output.profiles.cef import CefError, find_cef_start, parse_cef
+from okta_risk_output.intake.profiles import Skip, load_profile
+from okta_risk_output.intake.profiles.cef import CefError, find_cef_start, parse_cef
 
 NOW = 1_800_000_000.0
 LINE = "CEF:0|Security|IDS|1.0|100|Attack detected|9|src=203.0.113.5 dst=10.0.0.1 msg=Intrusion"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from okta_risk_output.cli import cli
+from okta_risk_output.cli.main import cli
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from okta_risk_output.config import build_settings
+from okta_risk_output.config.settings import build_settings
 from okta_risk_output.errors import ConfigError, ExitStatus
 
 ENV = {"OKTA_ORG_URL": "https://example.okta.com", "OKTA_API_TOKEN": "00abcSECRETtoken"}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from okta_risk_output.logs import log, setup_logging
+from okta_risk_output.observe.logs import log, setup_logging
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +66,15 @@ def test_level_filters_and_an_unknown_format_is_refused() -> None:
     assert [json.loads(x)["message"] for x in stream.getvalue().splitlines()] == ["shown"]
     with pytest.raises(ValueError, match="not one of text, json"):
         setup_logging("INFO", stream, fmt="yaml")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_lone_surrogate_from_input_is_quoted_not_written_raw(fmt: str) -> None:
+    # A JSON key "\ud800" decodes to a lone surrogate; no UTF-8 stream can take it, and a
+    # raw one in a log record broke pytest-xdist's report of the test that logged it.
+    stream = io.StringIO()
+    setup_logging("INFO", stream, fmt=fmt)
+    log.warning("line %d: unknown field %s", 3, "\ud800")
+    text = stream.getvalue()
+    text.encode("utf-8")  # raises if the surrogate went through
+    assert "\\ud800" in text

@@ -18,25 +18,25 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from okta_risk_output.auth import OAuthAuth, Secret, SswsAuth
-from okta_risk_output.dpop import DPoPKey, NonceStore, access_token_hash, htu
 from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
-from okta_risk_output.keys import (
+from okta_risk_output.observe.logs import log
+from okta_risk_output.okta.auth import OAuthAuth, Secret, SswsAuth
+from okta_risk_output.okta.dpop import DPoPKey, NonceStore, access_token_hash, htu
+from okta_risk_output.okta.keys import (
     SigningKey,
     jwk_thumbprint,
     load_private_key,
     public_key_from_jwk,
     read_private_key_file,
 )
-from okta_risk_output.logs import log
-from okta_risk_output.oauth import (
+from okta_risk_output.okta.oauth import (
     ASSERTION_TYPE,
     AccessToken,
     OAuthSettings,
     TokenClient,
     client_assertion,
 )
-from okta_risk_output.token_cache import CachedToken, TokenCacheFile
+from okta_risk_output.okta.token_cache import CachedToken, TokenCacheFile
 
 NOW = 1_800_000_000.75
 CLIENT_ID = "0oa1exampleclient7"

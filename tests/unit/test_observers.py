@@ -14,10 +14,10 @@ from conftest import FakeClock
 from prometheus_client.parser import text_string_to_metric_families
 
 from okta_risk_output.errors import ConfigError
-from okta_risk_output.logs import log, setup_logging
-from okta_risk_output.metrics import Counters
-from okta_risk_output.observers import Sources, start_observers
-from okta_risk_output.progress import IntakeMeter
+from okta_risk_output.observe.counters import Counters
+from okta_risk_output.observe.logs import log, setup_logging
+from okta_risk_output.observe.observers import Sources, start_observers
+from okta_risk_output.observe.progress import IntakeMeter
 
 
 class FakeTty(io.StringIO):

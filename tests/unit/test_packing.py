@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from okta_risk_output.packing import PackLimits, Signal, pack, request_body
+from okta_risk_output.delivery.packing import PackLimits, Signal, pack, request_body
 
 T0 = 1_800_000_000.0
 

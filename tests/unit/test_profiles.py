@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from okta_risk_output.cli.map import map_command
 from okta_risk_output.errors import ConfigError, RecordRejected
-from okta_risk_output.profiles import (
+from okta_risk_output.intake.profiles import (
     BUILTIN_PROFILES,
     Mapped,
     Profile,
@@ -23,8 +24,7 @@ from okta_risk_output.profiles import (
     load_profile,
     parse_profile,
 )
-from okta_risk_output.profiles.command import map_command
-from okta_risk_output.profiles.paths import parse_path
+from okta_risk_output.intake.profiles.paths import parse_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_logs"
@@ -507,7 +507,7 @@ def test_load_profile_errors_are_config_errors(tmp_path: Path) -> None:
 
 
 def test_builtin_profiles_are_package_data_in_the_same_format() -> None:
-    folder = ROOT / "okta_risk_output" / "profiles" / "builtin"
+    folder = ROOT / "okta_risk_output" / "intake" / "profiles" / "builtin"
     names = sorted(p.stem for p in folder.glob("*.toml"))
     assert names == sorted(set(BUILTIN_PROFILES) - {"auto"})
     for path in folder.glob("*.toml"):
@@ -667,7 +667,7 @@ def test_map_command_runs_as_a_module() -> None:
         [
             sys.executable,
             "-m",
-            "okta_risk_output.profiles.command",
+            "okta_risk_output.cli.map",
             "--profile",
             "zeek",
             str(SAMPLES / "zeek_notice.jsonl"),

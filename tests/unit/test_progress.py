@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from conftest import FakeClock
 
-from okta_risk_output.logs import log, set_overlay, setup_logging
-from okta_risk_output.metrics import Counters
-from okta_risk_output.progress import (
+from okta_risk_output.intake.reader import read_lines
+from okta_risk_output.observe.counters import Counters
+from okta_risk_output.observe.logs import log, set_overlay, setup_logging
+from okta_risk_output.observe.progress import (
     IntakeMeter,
     LiveStatus,
     ProgressLine,
@@ -22,7 +23,6 @@ from okta_risk_output.progress import (
     intake_text,
     is_terminal,
 )
-from okta_risk_output.reader import read_lines
 
 
 class FakeTty(io.StringIO):

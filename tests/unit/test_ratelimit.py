@@ -7,7 +7,7 @@ from itertools import pairwise
 import requests
 from conftest import FakeClock
 
-from okta_risk_output.ratelimit import RateLimiter, ServerBudget, read_budget
+from okta_risk_output.delivery.ratelimit import RateLimiter, ServerBudget, read_budget
 from okta_risk_output.units import Rate
 
 

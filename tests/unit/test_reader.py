@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from okta_risk_output.reader import KEEP_OF_OVERSIZED, read_lines
+from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED, read_lines
 
 
 def lines(data: bytes, max_bytes: int = 100) -> list[tuple[int, bytes, int, bool]]:

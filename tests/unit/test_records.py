@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from okta_risk_output.errors import RecordRejected
-from okta_risk_output.reader import Line
-from okta_risk_output.records import RecordMapper
+from okta_risk_output.intake.reader import Line
+from okta_risk_output.intake.records import RecordMapper
 from okta_risk_output.timestamps import normalise_timestamp
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from okta_risk_output.packing import PackLimits, Signal
-from okta_risk_output.rejection import Search, named_in_causes
+from okta_risk_output.delivery.packing import PackLimits, Signal
+from okta_risk_output.delivery.rejection import Search, named_in_causes
 
 
 def signals(*ips: str) -> list[Signal]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from okta_risk_output.profiles import MESSAGE_MAX_LENGTH, is_skippable_ip, sanitise_message
-from okta_risk_output.validation import event_validator
+from okta_risk_output.intake.profiles import MESSAGE_MAX_LENGTH, is_skippable_ip, sanitise_message
+from okta_risk_output.intake.validation import event_validator
 
 
 @pytest.mark.parametrize(

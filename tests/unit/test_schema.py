@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from okta_risk_output.validation import event_validator, request_validator
+from okta_risk_output.intake.validation import event_validator, request_validator
 
 
 def event(**subject: Any) -> dict[str, Any]:

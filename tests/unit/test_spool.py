@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from okta_risk_output.errors import LocalWriteError
-from okta_risk_output.spool import Spool, SpoolPolicy, risk_rank
+from okta_risk_output.spool.sqlite import Spool, SpoolPolicy, risk_rank
 
 NOW = 1_800_000_000.0
 
@@ -292,7 +292,7 @@ def test_an_unopenable_spool_is_an_error_and_is_not_moved_aside(tmp_path: Path) 
 
 def test_low_fills_whatever_room_high_and_medium_leave_in_a_request(spool: Spool) -> None:
     """The starvation rule: LOW waits only while higher-risk signals fill whole requests."""
-    from okta_risk_output.packing import PackLimits, pack
+    from okta_risk_output.delivery.packing import PackLimits, pack
 
     limits = PackLimits()
     for n in range(1500):

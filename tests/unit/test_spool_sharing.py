@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from okta_risk_output.errors import LocalWriteError
-from okta_risk_output.holders import holder_is_dead, new_lease_id
-from okta_risk_output.spool import APPLICATION_ID, SCHEMA_VERSION, Spool, SpoolPolicy
+from okta_risk_output.spool.holders import holder_is_dead, new_lease_id
+from okta_risk_output.spool.sqlite import APPLICATION_ID, SCHEMA_VERSION, Spool, SpoolPolicy
 
 NOW = 1_800_000_000.0
 IP = "198.51.100.7"

@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import FakeClock
 
-from okta_risk_output.status import render_frame, render_status, watch
+from okta_risk_output.observe.status import render_frame, render_status, watch
 
 
 def report(**overrides: Any) -> dict[str, Any]:

@@ -15,13 +15,13 @@ import requests
 from conftest import FakeClock, make_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from okta_risk_output.auth import Secret, SswsAuth
+from okta_risk_output.delivery.ratelimit import read_budget
 from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.metrics import Counters
-from okta_risk_output.okta import OktaClient
-from okta_risk_output.ratelimit import read_budget
+from okta_risk_output.observe.counters import Counters
+from okta_risk_output.observe.prometheus import Telemetry, TextfileWriter
+from okta_risk_output.okta.auth import Secret, SswsAuth
+from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.shipper import Shipper, Source
-from okta_risk_output.telemetry import Telemetry, TextfileWriter
 from okta_risk_output.units import parse_rate
 
 TOKEN = "test-token"
@@ -187,7 +187,7 @@ def test_write_textfile_replaces_the_file_atomically(tmp_path: Path) -> None:
 def test_textfile_writer_writes_at_the_interval_and_warns_once_on_failure(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    from okta_risk_output.logs import setup_logging
+    from okta_risk_output.observe.logs import setup_logging
 
     logs = io.StringIO()
     setup_logging("INFO", logs)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from okta_risk_output.config import build_settings
-from okta_risk_output.reader import Line
-from okta_risk_output.records import RecordMapper
-from okta_risk_output.validate import Checker, mapper_for, most_relevant_first
-from okta_risk_output.validate_command import validate_command
-from okta_risk_output.validation import SchemaError
+from okta_risk_output.cli.validate import validate_command
+from okta_risk_output.config.settings import build_settings
+from okta_risk_output.intake.check import Checker, mapper_for, most_relevant_first
+from okta_risk_output.intake.reader import Line
+from okta_risk_output.intake.records import RecordMapper
+from okta_risk_output.intake.validation import SchemaError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 BROKEN = str(SAMPLES / "broken.jsonl")

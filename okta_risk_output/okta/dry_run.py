@@ -1,0 +1,111 @@
+"""`run --dry-run`: everything but the POST. A stand-in for okta.OktaClient that prints
+each request body it is given, as one JSON line, and answers as Okta does when all is well.
+
+The body is the one the delivery code built and checked against the request schema, so
+what is printed is exactly what would have been sent. The answer is a real
+requests.Response, 202 with rate-limit headers that leave the whole budget, so pacing,
+retry classification and acknowledgement run unchanged; the client's own rate limit
+(--rate-limit) still spaces the requests, as it would against Okta.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any, TextIO
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from okta_risk_output.config.settings import Settings
+from okta_risk_output.okta.auth import OktaAuth
+from okta_risk_output.okta.client import OktaClient
+
+__all__ = ["DRY_RUN_ORG", "DryRunClient", "dry_run_settings"]
+
+DRY_RUN_ORG = "https://dry-run.invalid"
+"""The org URL shown for the requests; `.invalid` can never resolve (RFC 2606)."""
+
+_BUDGET = 1_000_000
+"""X-Rate-Limit-Limit and -Remaining: far more than any window could use."""
+_WINDOW = 60
+"""Seconds until X-Rate-Limit-Reset: Okta's windows are a minute."""
+
+
+class _NoAuth(OktaAuth):
+    """No credential: nothing is sent, so none is needed, and none can leak into output."""
+
+    renewable = False
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+class DryRunClient(OktaClient):
+    """Writes each request body to `out` (one JSON line) instead of POSTing it.
+
+    An OktaClient, so Shipper(client=...) and the Deliverer take it as they are; its HTTP
+    session is never used.
+    """
+
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        org_url: str = DRY_RUN_ORG,
+        time_source: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(org_url, _NoAuth())
+        self._out = out
+        self._time = time_source
+        self._lock = threading.Lock()
+        self.requests = 0
+        """How many bodies were printed."""
+
+    def post(self, events: list[dict[str, Any]]) -> requests.Response:
+        body = json.dumps(events, separators=(",", ":"))
+        # One write per body under a lock: a line is never interleaved with another.
+        with self._lock:
+            self._out.write(body + "\n")
+            self._out.flush()
+            self.requests += 1
+        return self._accepted()
+
+    def _accepted(self) -> requests.Response:
+        now = self._time()
+        response = requests.Response()
+        response.status_code = 202
+        response.reason = "Accepted (dry run)"
+        response.url = self.url
+        response.encoding = "utf-8"
+        response._content = b""  # an empty body; Response has no public setter for it
+        response.headers = CaseInsensitiveDict(
+            {
+                "Date": formatdate(now, usegmt=True),
+                "X-Rate-Limit-Limit": str(_BUDGET),
+                "X-Rate-Limit-Remaining": str(_BUDGET),
+                "X-Rate-Limit-Reset": str(int(now) + _WINDOW),
+                "X-Okta-Request-Id": f"dry-run-{self.requests}",
+            }
+        )
+        return response
+
+
+def dry_run_settings(settings: Settings, workdir: str) -> Settings:
+    """The settings with a spool and a dead-letter file of their own in `workdir` (a
+    temporary directory the caller removes).
+
+    A dry run acknowledges what it "sends": on the real spool that would drop events that
+    were never delivered, and the real dead-letter file would fill with a rehearsal's
+    rejects. The WARN line for each rejected line still says what was wrong.
+    """
+    return dataclasses.replace(
+        settings,
+        spool=os.path.join(workdir, "spool.db"),
+        dead_letter=os.path.join(workdir, "dead-letter.jsonl"),
+    )
