@@ -14,8 +14,7 @@
 from __future__ import annotations
 
 import enum
-
-from okta_risk_output.intake.validation import SchemaError
+from dataclasses import dataclass
 
 __all__ = [
     "ConfigError",
@@ -26,6 +25,7 @@ __all__ = [
     "OktaRiskOutputError",
     "RecordRejected",
     "RecordSkipped",
+    "SchemaError",
 ]
 
 
@@ -141,3 +141,14 @@ class RecordSkipped(OktaRiskOutputError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"skipped: {reason}")
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One reason an instance fails the schema: where (a JSON path) and why, in plain words."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}

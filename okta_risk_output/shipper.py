@@ -18,11 +18,10 @@ from typing import Protocol
 import requests
 
 from okta_risk_output.clock import Clock
-from okta_risk_output.config.settings import Settings
+from okta_risk_output.config.settings import Settings, record_mapper
 from okta_risk_output.delivery.deliverer import Deliverer
 from okta_risk_output.delivery.ratelimit import RateLimiter
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.intake.check import mapper_for
 from okta_risk_output.intake.deadletter import DeadLetterFile
 from okta_risk_output.intake.loop import Intake, Source
 from okta_risk_output.observe.counters import Counters
@@ -74,7 +73,7 @@ class Shipper:
         """Told each request's outcome and duration (telemetry.observe_request)."""
         self._next_send_at: float | None = None
         self._intake = Intake(
-            mapper=mapper_for(settings),
+            mapper=record_mapper(settings),
             spool=self.spool,
             dead_letter=self._dead_letter,
             counters=self.counters,

@@ -1,11 +1,11 @@
-"""Parsing of the two kinds of quantity users type: durations and rates."""
+"""The quantities users type (durations, rates, sizes), parsed; and sizes shown back."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-__all__ = ["Rate", "parse_duration", "parse_rate", "parse_size"]
+__all__ = ["Rate", "format_size", "parse_duration", "parse_rate", "parse_size"]
 
 _UNIT_SECONDS = {
     "ms": 0.001,
@@ -93,3 +93,13 @@ def parse_size(text: str) -> int:
             f"{text!r} is not a size: use bytes (1048576) or KiB, MiB, GiB, KB, MB, GB"
         )
     return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
+def format_size(count: int) -> str:
+    """1536 -> '1.5 KiB': bytes for people (status, the progress line)."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

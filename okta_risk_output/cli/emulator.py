@@ -388,7 +388,3 @@ def _configure_logging() -> None:
     log.setLevel(logging.INFO)
     # Our handler already writes the line; a root handler would write it twice.
     log.propagate = False
-
-
-if __name__ == "__main__":
-    emulator_command()

@@ -411,7 +411,8 @@ def _main(
         with stack:
             client = None
             if dry_run:
-                from okta_risk_output.okta.dry_run import DryRunClient, dry_run_settings
+                from okta_risk_output.config.settings import dry_run_settings
+                from okta_risk_output.okta.dry_run import DryRunClient
 
                 workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="okta-dry-run-"))
                 settings = dry_run_settings(settings, workdir)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from okta_risk_output.config.settings import ENV, build_settings
+from okta_risk_output.config.settings import ENV, build_settings, record_mapper
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.intake.check import (
     BadLine,
@@ -117,7 +117,7 @@ def validate_command(files: tuple[str, ...], output_format: str, **options: Any)
         for problem in exc.problems:
             log.error("%s", problem)
         raise SystemExit(int(ExitStatus.USAGE)) from None
-    checker = Checker(settings)
+    checker = Checker(record_mapper(settings))
     as_json = output_format == "json"
     now = time.time()
 

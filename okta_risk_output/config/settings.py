@@ -6,7 +6,7 @@ Precedence: a flag beats the environment. Secrets come from OKTA_API_TOKEN, or f
 
 from __future__ import annotations
 
-import ipaddress
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +17,9 @@ from okta_risk_output.delivery.packing import PackLimits
 from okta_risk_output.delivery.retry import RetryPolicy
 from okta_risk_output.errors import ConfigError
 from okta_risk_output.intake.profiles import Profile, load_profile
+from okta_risk_output.intake.records import RecordMapper
+from okta_risk_output.intake.validation import Validator
+from okta_risk_output.net import is_loopback
 from okta_risk_output.okta.auth import Secret
 from okta_risk_output.spool.sqlite import OVERFLOW_POLICIES, SpoolPolicy
 from okta_risk_output.units import Rate, parse_duration, parse_rate, parse_size
@@ -24,7 +27,15 @@ from okta_risk_output.units import Rate, parse_duration, parse_rate, parse_size
 if TYPE_CHECKING:
     from okta_risk_output.okta.oauth import OAuthSettings
 
-__all__ = ["DEFAULTS", "ENV", "Settings", "build_settings", "default_spool_path"]
+__all__ = [
+    "DEFAULTS",
+    "ENV",
+    "Settings",
+    "build_settings",
+    "default_spool_path",
+    "dry_run_settings",
+    "record_mapper",
+]
 
 ENV = {
     "org_url": "OKTA_ORG_URL",
@@ -285,21 +296,12 @@ def _org_url(value: str | None, problems: list[str]) -> str:
             f"--org-url {value!r} has a path; give the org's base URL, e.g. https://example.okta.com"
         )
         return ""
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         problems.append(
             "--org-url must use https (plain http is allowed only for loopback, e.g. the emulator)"
         )
         return ""
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _flag(value: str | None) -> bool:
@@ -418,3 +420,31 @@ def _token(path: str | None, env_value: str | None, problems: list[str]) -> Secr
         return _checked_token(env_value.strip(), "OKTA_API_TOKEN", problems)
     problems.append("the API token is missing: set OKTA_API_TOKEN or --api-token-file")
     return Secret("")
+
+
+def record_mapper(settings: Settings, validator: Validator | None = None) -> RecordMapper:
+    """The RecordMapper for these settings: `run` (shipper.py) and `validate` use this one,
+    so they map every line alike."""
+    return RecordMapper(
+        strict=settings.strict,
+        default_expires_in=settings.default_expires_in,
+        max_line_bytes=settings.max_line_bytes,
+        validator=validator,
+        profile=settings.profile,
+        allow_non_global_ips=settings.allow_non_global_ips,
+    )
+
+
+def dry_run_settings(settings: Settings, workdir: str) -> Settings:
+    """The settings with a spool and a dead-letter file of their own in `workdir` (a
+    temporary directory the caller removes).
+
+    A dry run acknowledges what it "sends": on the real spool that would drop events that
+    were never delivered, and the real dead-letter file would fill with a rehearsal's
+    rejects. The WARN line for each rejected line still says what was wrong.
+    """
+    return dataclasses.replace(
+        settings,
+        spool=os.path.join(workdir, "spool.db"),
+        dead_letter=os.path.join(workdir, "dead-letter.jsonl"),
+    )

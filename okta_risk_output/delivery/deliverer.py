@@ -25,7 +25,7 @@ import requests
 
 from okta_risk_output.clock import NO_WAIT, Clock
 from okta_risk_output.delivery.batching import batch_due
-from okta_risk_output.delivery.packing import PackLimits, Signal, pack, request_body
+from okta_risk_output.delivery.packing import PackLimits, event_of, pack, request_body
 from okta_risk_output.delivery.ratelimit import RateLimiter, read_budget
 from okta_risk_output.delivery.rejection import Search, named_in_causes
 from okta_risk_output.delivery.retry import Action, Outcome, RetryPolicy, classify
@@ -35,6 +35,7 @@ from okta_risk_output.intake.validation import SchemaError, request_validator
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.spool.signals import Signal
 from okta_risk_output.spool.sqlite import Lease, Spool
 
 __all__ = ["Deliverer"]
@@ -483,7 +484,7 @@ class Deliverer:
                 line=signal.line,
                 kind=kind,
                 errors=[SchemaError("$", prefix + cause) for cause in causes],
-                event=signal.as_event(),
+                event=event_of([signal]),
             )
             log.warning(
                 "%s line %d: %s %s (%s); dead-lettered",

@@ -15,43 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from okta_risk_output.spool.signals import Signal
 from okta_risk_output.timestamps import format_utc
 
-__all__ = ["PackLimits", "Signal", "pack", "request_body"]
-
-_LEVELS = ("HIGH", "MEDIUM", "LOW")
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One IP signal waiting for delivery: what becomes one subject of a RiskEvent."""
-
-    id: int
-    ip: str
-    level: str
-    message: str | None
-    timestamp: float | None
-    """Epoch seconds of the event's timestamp; None when the input gave none."""
-    expires_at: float | None
-    source: str
-    line: int
-    attempts: int = 0
-    first_failure_at: float | None = None
-
-    @property
-    def level_rank(self) -> int:
-        """0 for HIGH, 1 for MEDIUM, 2 for LOW: the order requests are filled in."""
-        return _LEVELS.index(self.level) if self.level in _LEVELS else len(_LEVELS)
-
-    def subject(self) -> dict[str, Any]:
-        subject: dict[str, Any] = {"ip": self.ip, "riskLevel": self.level}
-        if self.message:
-            subject["message"] = self.message
-        return subject
-
-    def as_event(self) -> dict[str, Any]:
-        """This signal alone as a RiskEvent, e.g. for its dead-letter entry."""
-        return _event([self])
+__all__ = ["PackLimits", "event_of", "pack", "request_body", "subject_of"]
 
 
 @dataclass(frozen=True)
@@ -86,10 +53,18 @@ def pack(signals: Iterable[Signal], limits: PackLimits) -> tuple[list[list[Signa
 
 
 def request_body(events: list[list[Signal]]) -> list[dict[str, Any]]:
-    return [_event(members) for members in events]
+    return [event_of(members) for members in events]
 
 
-def _event(members: list[Signal]) -> dict[str, Any]:
+def subject_of(signal: Signal) -> dict[str, Any]:
+    subject: dict[str, Any] = {"ip": signal.ip, "riskLevel": signal.level}
+    if signal.message:
+        subject["message"] = signal.message
+    return subject
+
+
+def event_of(members: list[Signal]) -> dict[str, Any]:
+    """One RiskEvent of these signals (one alone, e.g., for its dead-letter entry)."""
     event: dict[str, Any] = {}
     stamps = [m.timestamp for m in members if m.timestamp is not None]
     if stamps:
@@ -97,7 +72,7 @@ def _event(members: list[Signal]) -> dict[str, Any]:
     expiries = [m.expires_at for m in members if m.expires_at is not None]
     if expiries:
         event["expiresAt"] = format_utc(max(expiries))
-    event["subjects"] = [m.subject() for m in members]
+    event["subjects"] = [subject_of(m) for m in members]
     return event
 
 

@@ -28,11 +28,12 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from okta_risk_output.clock import NO_WAIT, Clock
-from okta_risk_output.delivery.retry import header_min
 from okta_risk_output.observe.logs import log
+from okta_risk_output.okta.answers import header_min
+from okta_risk_output.spool.pacing import next_token
 from okta_risk_output.units import Rate
 
-__all__ = ["RateLimiter", "ServerBudget", "next_token", "read_budget"]
+__all__ = ["RateLimiter", "ServerBudget", "read_budget"]
 
 _SKEW = 1.0
 """Seconds added to a Reset: Okta's clock and ours may disagree a little."""
@@ -69,13 +70,6 @@ class ServerBudget:
         if share <= 0:
             return self.reset_in + _SKEW
         return left / (share + 1)
-
-
-def next_token(previous: float, now: float, interval: float) -> float:
-    """When the token after the one just spent comes: one interval after the previous
-    token was due, or after now when that is further back than one interval (the bucket
-    holds at most two, so an idle spell cannot build up a burst)."""
-    return max(previous, now - interval) + interval
 
 
 def read_budget(

@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from okta_risk_output.delivery.packing import PackLimits, Signal, pack
+from okta_risk_output.delivery.packing import PackLimits, pack
+from okta_risk_output.spool.signals import Signal
 
 __all__ = ["Search", "named_in_causes"]
 

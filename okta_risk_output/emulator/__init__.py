@@ -1,7 +1,7 @@
 """A local stand-in for Okta's POST /api/v1/risk/events/ip, for tests, demos and dry runs.
 
-The click command lives in `okta_risk_output.cli.emulator`; `python -m okta_risk_output.emulator`
-runs it (see __main__.py).
+The click command lives in `okta_risk_output.cli.emulator` (`okta-risk-output emulator`);
+this package never imports the command line.
 """
 
 from okta_risk_output.emulator.server import CONTROL_PREFIX, ENDPOINT, Emulator, okta_error

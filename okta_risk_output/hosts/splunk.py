@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import ipaddress
 import json
 import os
 import warnings
@@ -32,9 +31,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from okta_risk_output.delivery.retry import json_object
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED, Line
+from okta_risk_output.net import is_loopback_url
+from okta_risk_output.okta.answers import json_object
 from okta_risk_output.okta.auth import Secret
 from okta_risk_output.okta.client import HeaderRefused, bounded_request, watch_deadlines
 from okta_risk_output.units import parse_duration
@@ -255,7 +255,7 @@ def fetch_secret(alert: SplunkAlert, *, timeout: float = 10.0) -> Secret:
         )
     url = f"{alert.server_uri.rstrip('/')}/servicesNS/nobody/{APP}/storage/passwords"
     host = _host(alert.server_uri)
-    verify = not _is_loopback(alert.server_uri)
+    verify = not is_loopback_url(alert.server_uri)
     try:
         with warnings.catch_warnings(), requests.Session() as session:
             # urllib3 warns about the unverified loopback request on stderr, where splunkd
@@ -320,16 +320,6 @@ def _host(uri: str) -> str:
         port = None
     host = parts.hostname or "an unparseable address"
     return f"{host}:{port}" if port else host
-
-
-def _is_loopback(uri: str) -> bool:
-    host = urlsplit(uri).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # -- exit codes ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ the same preference.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from typing import Any, BinaryIO
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from okta_risk_output.config.settings import Settings
 from okta_risk_output.errors import RecordRejected, RecordSkipped
 from okta_risk_output.intake.reader import Line, read_lines
 from okta_risk_output.intake.records import RecordMapper, is_blank
@@ -35,7 +35,6 @@ __all__ = [
     "Checker",
     "Tally",
     "json_line",
-    "mapper_for",
     "most_relevant_first",
     "summary_json",
     "summary_text",
@@ -103,26 +102,15 @@ class _WitnessValidator(Validator):
         return super().errors(instance)
 
 
-def mapper_for(settings: Settings, validator: Validator | None = None) -> RecordMapper:
-    """The RecordMapper for these settings: `run` (shipper.py) and `validate` use this one,
-    so they map every line alike."""
-    return RecordMapper(
-        strict=settings.strict,
-        default_expires_in=settings.default_expires_in,
-        max_line_bytes=settings.max_line_bytes,
-        validator=validator,
-        profile=settings.profile,
-        allow_non_global_ips=settings.allow_non_global_ips,
-    )
-
-
 class Checker:
     """Checks lines and keeps the tally; never writes anything anywhere."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, mapper: RecordMapper) -> None:
+        """`mapper`: the one `run` would use (config's `record_mapper`); its validator is
+        replaced by one that keeps the event it judged, for the report."""
         self._witness = _WitnessValidator()
-        self._mapper = mapper_for(settings, self._witness)
-        self._max_line_bytes = settings.max_line_bytes
+        self._mapper = dataclasses.replace(mapper, validator=self._witness)
+        self._max_line_bytes = mapper.max_line_bytes
         schema = inline_refs(EVENT_SCHEMA)
         cls = jsonschema.validators.validator_for(schema)
         self._judge = cls(schema, format_checker=cls.FORMAT_CHECKER)

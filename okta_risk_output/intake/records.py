@@ -18,6 +18,7 @@ from okta_risk_output.errors import RecordRejected, RecordSkipped
 from okta_risk_output.intake.profiles import Profile, Skip, canonical_subjects, sanitise_message
 from okta_risk_output.intake.reader import Line
 from okta_risk_output.intake.validation import SchemaError, Validator, event_validator
+from okta_risk_output.levels import normal_level
 from okta_risk_output.timestamps import format_utc, normalise_timestamp
 
 __all__ = ["MAX_DEPTH", "RecordMapper", "is_blank"]
@@ -29,7 +30,6 @@ _SUBJECT_KEYS = ("ip", "riskLevel", "message")
 _EVENT_KEYS = ("timestamp", "expiresAt")
 _SIGNAL_KEYS = _SUBJECT_KEYS + _EVENT_KEYS
 _FLAT_PREFIX = "$.subjects[0]"
-_LEVELS = ("HIGH", "MEDIUM", "LOW")
 
 
 def is_blank(line: Line) -> bool:
@@ -131,8 +131,8 @@ def _normalise_subject(subject: Any) -> Any:
         return subject
     level = subject.get("riskLevel")
     # Only a level that then is valid is rewritten, so an error quotes what the user wrote.
-    if isinstance(level, str) and level.strip().upper() in _LEVELS:
-        subject = {**subject, "riskLevel": level.strip().upper()}
+    if (normal := normal_level(level)) is not None:
+        subject = {**subject, "riskLevel": normal}
     message = subject.get("message")
     if isinstance(message, str):
         # Okta's alphabet is narrow; the signal matters more than its wording.

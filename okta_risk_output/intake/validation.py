@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -18,6 +17,8 @@ import jsonschema
 from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
+
+from okta_risk_output.errors import SchemaError
 
 __all__ = [
     "EVENT_SCHEMA",
@@ -35,17 +36,6 @@ REQUEST_SCHEMA = "risk_events_request.schema.json"
 _SCHEMAS = (EVENT_SCHEMA, REQUEST_SCHEMA)
 
 _MESSAGE_ALPHABET = "letters, digits, space, '.', '-' and '_'"
-
-
-@dataclass(frozen=True)
-class SchemaError:
-    """One reason an instance fails the schema: where (a JSON path) and why, in plain words."""
-
-    path: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message}
 
 
 def schema_text(name: str) -> str:

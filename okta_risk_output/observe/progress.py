@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Generic, TextIO, TypeVar
 
+from okta_risk_output.levels import RISK_LEVELS
 from okta_risk_output.observe.logs import log
+from okta_risk_output.units import format_size
 
 __all__ = [
     "IntakeMeter",
@@ -40,8 +42,6 @@ SpoolStatus = Callable[[], Mapping[str, Any]]
 Budget = Callable[[], Mapping[str, float] | None]
 NextSend = Callable[[], float | None]
 """Seconds until the next request may go; None when nothing is waiting to be sent."""
-
-_LEVELS = ("HIGH", "MEDIUM", "LOW")
 
 
 def _none() -> None:
@@ -111,7 +111,7 @@ class ProgressLine:
         c = self._counters()
         s = self._spool()
         levels = s["by_risk_level"]
-        by_level = " ".join(f"{level}={levels.get(level, 0)}" for level in _LEVELS)
+        by_level = " ".join(f"{level}={levels.get(level, 0)}" for level in RISK_LEVELS)
         age = s.get("oldest_age_seconds")
         return (
             f"progress lines={c['lines']} accepted={c['spooled']} invalid={c['invalid']} "
@@ -256,11 +256,11 @@ def intake_text(meter: IntakeMeter, width: int = 20) -> str:
     """`reading [#####.......]  45% 12.3 MiB of 27.1 MiB`, or `read 27.1 MiB` when done."""
     total, done = meter.total, min(meter.read, meter.total)
     if total and done >= total:
-        return f"read {_size(total)}"
+        return f"read {format_size(total)}"
     fraction = done / total if total else 0.0
     filled = int(fraction * width)
     bar = "#" * filled + "." * (width - filled)
-    return f"reading [{bar}] {fraction:4.0%} {_size(done)} of {_size(total)}"
+    return f"reading [{bar}] {fraction:4.0%} {format_size(done)} of {format_size(total)}"
 
 
 def backlog_text(
@@ -268,7 +268,7 @@ def backlog_text(
 ) -> str:
     """`delivered 560, waiting 340 (HIGH 20, MEDIUM 100, LOW 220), next send in 1.2s`."""
     levels = status["by_risk_level"]
-    by_level = ", ".join(f"{level} {levels.get(level, 0)}" for level in _LEVELS)
+    by_level = ", ".join(f"{level} {levels.get(level, 0)}" for level in RISK_LEVELS)
     if next_send is None:
         when = "nothing to send"
     elif next_send <= 0:
@@ -276,15 +276,6 @@ def backlog_text(
     else:
         when = f"next send in {_duration(next_send)}"
     return f"delivered {counts['delivered']}, waiting {status['signals']} ({by_level}), {when}"
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 class LiveStatus:

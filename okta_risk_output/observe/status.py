@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from okta_risk_output.clock import Clock
 from okta_risk_output.timestamps import format_utc
+from okta_risk_output.units import format_size
 
 __all__ = ["render_frame", "render_status", "watch"]
 
@@ -24,7 +25,7 @@ def render_status(report: dict[str, Any]) -> str:
     age = report["oldest_age_seconds"]
     rows = [
         ("spool", report["spool"]),
-        ("file size", _size(report["file_bytes"])),
+        ("file size", format_size(report["file_bytes"])),
         (
             "signals waiting",
             f"{report['signals']} (HIGH {levels['HIGH']}, MEDIUM "
@@ -105,12 +106,3 @@ def _age(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f}m"
     return f"{seconds / 3600:.1f}h"
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"

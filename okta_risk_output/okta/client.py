@@ -6,7 +6,7 @@ line, headers or body a byte every few seconds would hold a request for ever. `D
 is the watchdog: when the time is up it shuts down the socket of every connection used
 under it, which ends the read or write blocked on it, and the request raises
 `requests.Timeout`, retried like any network error. Only a bounded prefix of an answer is
-read (retry.read_answer); the rest is not drained, its connection is closed.
+read (answers.read_answer); the rest is not drained, its connection is closed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from okta_risk_output import __version__
-from okta_risk_output.delivery.retry import MAX_ANSWER_BYTES, read_answer
+from okta_risk_output.okta.answers import MAX_ANSWER_BYTES, read_answer
 from okta_risk_output.okta.auth import OktaAuth
 
 __all__ = [

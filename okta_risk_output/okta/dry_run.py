@@ -10,9 +10,7 @@ retry classification and acknowledgement run unchanged; the client's own rate li
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,11 +20,10 @@ from typing import Any, TextIO
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from okta_risk_output.config.settings import Settings
 from okta_risk_output.okta.auth import OktaAuth
 from okta_risk_output.okta.client import OktaClient
 
-__all__ = ["DRY_RUN_ORG", "DryRunClient", "dry_run_settings"]
+__all__ = ["DRY_RUN_ORG", "DryRunClient"]
 
 DRY_RUN_ORG = "https://dry-run.invalid"
 """The org URL shown for the requests; `.invalid` can never resolve (RFC 2606)."""
@@ -94,18 +91,3 @@ class DryRunClient(OktaClient):
             }
         )
         return response
-
-
-def dry_run_settings(settings: Settings, workdir: str) -> Settings:
-    """The settings with a spool and a dead-letter file of their own in `workdir` (a
-    temporary directory the caller removes).
-
-    A dry run acknowledges what it "sends": on the real spool that would drop events that
-    were never delivered, and the real dead-letter file would fill with a rehearsal's
-    rejects. The WARN line for each rejected line still says what was wrong.
-    """
-    return dataclasses.replace(
-        settings,
-        spool=os.path.join(workdir, "spool.db"),
-        dead_letter=os.path.join(workdir, "dead-letter.jsonl"),
-    )

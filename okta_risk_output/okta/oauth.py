@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 import requests
 
 from okta_risk_output.clock import Clock
-from okta_risk_output.delivery.retry import json_object, printable
 from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
 from okta_risk_output.observe.logs import log
+from okta_risk_output.okta.answers import json_object, printable
 from okta_risk_output.okta.auth import Secret
 from okta_risk_output.okta.client import bounded_request, user_agent, watch_deadlines
 from okta_risk_output.okta.dpop import NONCE_HEADER, DPoPKey, NonceStore

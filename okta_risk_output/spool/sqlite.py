@@ -31,11 +31,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from okta_risk_output.clock import NO_WAIT
-from okta_risk_output.delivery.packing import Signal
-from okta_risk_output.delivery.ratelimit import next_token
 from okta_risk_output.errors import LocalWriteError
+from okta_risk_output.levels import RISK_LEVELS, risk_rank
 from okta_risk_output.observe.logs import log
 from okta_risk_output.spool.holders import holder_is_dead, lease_length, new_lease_id
+from okta_risk_output.spool.pacing import next_token
+from okta_risk_output.spool.signals import Signal
 from okta_risk_output.timestamps import epoch_of
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "PutResult",
     "Spool",
     "SpoolPolicy",
-    "risk_rank",
     "spool_file_kind",
 ]
 
@@ -55,7 +55,6 @@ APPLICATION_ID = 0x4F4B5253
 """SQLite's application_id of every spool ("OKRS"): the mark that tells our files from
 another program's, kept in the header so it is readable even when the rest is damaged."""
 OVERFLOW_POLICIES = ("drop-lowest-risk", "block", "reject-new")
-RISK_LEVELS = ("HIGH", "MEDIUM", "LOW")
 TOTALS = ("accepted", "delivered", "dead_lettered", "expired", "dropped", "coalesced")
 MESSAGE_MAX = 512
 _SHORTEST_LEASE = 30.0
@@ -124,11 +123,6 @@ _READY_EXPIRING = (
     f"SELECT {_COLUMNS} FROM signals INDEXED BY signals_by_expiry"  # noqa: S608 - constants
     f" WHERE expires_at < :horizon AND {_READY} ORDER BY expires_at LIMIT :limit"
 )
-
-
-def risk_rank(level: str) -> int:
-    """0 for HIGH, 1 for MEDIUM, 2 for LOW: lower goes first."""
-    return RISK_LEVELS.index(level) if level in RISK_LEVELS else 2
 
 
 @dataclass(frozen=True)

@@ -406,7 +406,7 @@ def test_command_prints_its_url_serves_and_stops_cleanly(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     record = tmp_path / "record.jsonl"
-    command = [sys.executable, "-m", "okta_risk_output.emulator", "--port", "0"]
+    command = [sys.executable, "-m", "okta_risk_output", "emulator", "--port", "0"]
     options = ["--api-token", TOKEN, "--rate-limit", "5/min", "--record", str(record)]
     process = subprocess.Popen(
         command + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -440,7 +440,7 @@ def test_command_prints_its_url_serves_and_stops_cleanly(
 
 
 def test_command_refuses_bad_options() -> None:
-    command = [sys.executable, "-m", "okta_risk_output.emulator"]
+    command = [sys.executable, "-m", "okta_risk_output", "emulator"]
     result = subprocess.run(
         [*command, "--script", "503,abc"], capture_output=True, text=True, timeout=60
     )

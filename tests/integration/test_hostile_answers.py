@@ -36,7 +36,7 @@ from okta_risk_output.shipper import Shipper, Source
 
 EVENTS = [{"subjects": [{"ip": "203.0.113.7", "riskLevel": "HIGH", "message": "spray"}]}]
 TOKEN = "test-token"  # what conftest.make_settings configures
-BOUND = 64 * 1024  # retry.MAX_ANSWER_BYTES
+BOUND = 64 * 1024  # okta.answers.MAX_ANSWER_BYTES
 DEEP = b"[" * 100_000 + b"]" * 100_000
 CAP = 64 << 20
 """The most any server here sends: a "2 GB" body stops after this, read or not."""

@@ -598,7 +598,7 @@ def test_no_secret_reaches_a_log_line_or_an_error(
 
 
 def test_new_client_and_client_options_of_the_command(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "okta_risk_output.emulator"]
+    command = [sys.executable, "-m", "okta_risk_output", "emulator"]
     made = subprocess.run(
         [*command, "--new-client", str(tmp_path)], capture_output=True, text=True, timeout=60
     )

@@ -19,10 +19,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from okta_risk_output.levels import RISK_LEVELS
 from okta_risk_output.spool.sqlite import Lease, Spool
 
 LEASE = 30.0
-LEVELS = ("HIGH", "MEDIUM", "LOW")
+LEVELS = RISK_LEVELS
 ADDRESSES = [f"2001:db8::{n:x}" for n in range(1, 5)]
 
 

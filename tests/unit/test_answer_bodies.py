@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import requests
 
-from okta_risk_output.delivery import retry
-from okta_risk_output.delivery.retry import Action, classify, json_object
+from okta_risk_output.delivery.retry import Action, classify
 from okta_risk_output.errors import ExitStatus
+from okta_risk_output.okta import answers
+from okta_risk_output.okta.answers import json_object
 
 BOUND = 64 * 1024
-"""retry.MAX_ANSWER_BYTES, spelled out so that each test fails for its own reason before."""
+"""okta.answers.MAX_ANSWER_BYTES, spelled out so that each test fails for its own reason before."""
 DEEP = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
 
@@ -166,4 +167,4 @@ def test_exit_status_7_means_something_other_than_okta_keeps_answering() -> None
 
 
 def test_at_most_64_kib_of_an_answer_is_read() -> None:
-    assert getattr(retry, "MAX_ANSWER_BYTES", None) == BOUND
+    assert getattr(answers, "MAX_ANSWER_BYTES", None) == BOUND

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from okta_risk_output.delivery.packing import PackLimits, Signal
+from okta_risk_output.delivery.packing import PackLimits
 from okta_risk_output.delivery.rejection import Search, named_in_causes
+from okta_risk_output.spool.signals import Signal
 
 
 def signals(*ips: str) -> list[Signal]:

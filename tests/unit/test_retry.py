@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from okta_risk_output.delivery.retry import Action, RetryPolicy, classify, header_min
+from okta_risk_output.delivery.retry import Action, RetryPolicy, classify
 from okta_risk_output.errors import ExitStatus
+from okta_risk_output.okta.answers import header_min
 
 DATE = "Fri, 27 Nov 2026 10:00:00 GMT"  # epoch 1795773600
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from okta_risk_output.delivery.packing import event_of
 from okta_risk_output.errors import LocalWriteError
-from okta_risk_output.spool.sqlite import Spool, SpoolPolicy, risk_rank
+from okta_risk_output.levels import risk_rank
+from okta_risk_output.spool.sqlite import Spool, SpoolPolicy
 
 NOW = 1_800_000_000.0
 
@@ -58,7 +60,7 @@ def test_a_committed_event_survives_reopening(tmp_path: Path) -> None:
     lease = take(again, 20, NOW)
     assert lease is not None
     (signal,) = lease.signals
-    assert (signal.source, signal.line, signal.as_event()) == ("a.jsonl", 7, event())
+    assert (signal.source, signal.line, event_of([signal])) == ("a.jsonl", 7, event())
     assert again.totals()["accepted"] == 1
 
 
@@ -199,7 +201,7 @@ def subject_of(spool: Spool) -> Any:
     lease = take(spool, 10, NOW + 100)
     assert lease is not None
     spool.release(lease, lease.signals)
-    return [s.as_event() for s in lease.signals]
+    return [event_of([s]) for s in lease.signals]
 
 
 def test_a_repeated_ip_merges_highest_level_latest_expiry_both_messages(spool: Spool) -> None:

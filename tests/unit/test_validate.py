@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from okta_risk_output.cli.validate import validate_command
-from okta_risk_output.config.settings import build_settings
-from okta_risk_output.intake.check import Checker, mapper_for, most_relevant_first
+from okta_risk_output.config.settings import build_settings, record_mapper
+from okta_risk_output.intake.check import Checker, most_relevant_first
 from okta_risk_output.intake.reader import Line
 from okta_risk_output.intake.records import RecordMapper
 from okta_risk_output.intake.validation import SchemaError
@@ -124,7 +124,7 @@ def test_a_bad_setting_is_a_usage_error_on_stderr() -> None:
 
 
 def test_headline_is_jsonschemas_best_match() -> None:
-    checker = Checker(build_settings({}, {}, delivery=False))
+    checker = Checker(record_mapper(build_settings({}, {}, delivery=False)))
     event = {
         "timestamp": "x",
         "extra": 1,
@@ -139,7 +139,7 @@ def test_headline_is_jsonschemas_best_match() -> None:
 
 
 def test_headline_of_a_flat_signal_uses_the_paths_the_user_wrote() -> None:
-    checker = Checker(build_settings({}, {}, delivery=False))
+    checker = Checker(record_mapper(build_settings({}, {}, delivery=False)))
     data = b'{"ip": "x", "riskLevel": "BAD", "timestamp": "no"}'
     bad = checker.check(Line("s", 1, data, len(data)), 0.0)
     assert bad is not None
@@ -168,7 +168,7 @@ def test_mapper_is_built_like_runs() -> None:
     settings = build_settings(
         {"strict": True, "max_line_bytes": "100", "default_expires_in": "1h"}, {}, delivery=False
     )
-    mapper = mapper_for(settings)
+    mapper = record_mapper(settings)
     assert (mapper.strict, mapper.max_line_bytes, mapper.default_expires_in) == (
         True,
         100,

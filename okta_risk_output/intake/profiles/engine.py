@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeAlias
 from okta_risk_output.errors import RecordRejected
 from okta_risk_output.intake.profiles.cef import CefError, find_cef_start, parse_cef
 from okta_risk_output.intake.profiles.conditions import Condition, Filter
-from okta_risk_output.intake.profiles.levels import LEVELS, LevelRule, choose_level
+from okta_risk_output.intake.profiles.levels import LevelRule, choose_level
 from okta_risk_output.intake.profiles.paths import FieldPath
 from okta_risk_output.intake.profiles.sanitise import (
     IPAddress,
@@ -36,6 +36,7 @@ from okta_risk_output.intake.profiles.sanitise import (
 from okta_risk_output.intake.profiles.templates import Template
 from okta_risk_output.intake.profiles.times import Expiry, TimeField
 from okta_risk_output.intake.validation import SchemaError
+from okta_risk_output.levels import normal_level
 from okta_risk_output.timestamps import normalise_timestamp
 
 __all__ = [
@@ -230,8 +231,8 @@ def _normalised(record: Mapping[str, Any], settings: MapSettings) -> dict[str, A
         if key in out:
             out[key] = normalise_timestamp(out[key])
     level = out.get("riskLevel")
-    if isinstance(level, str) and level.strip().upper() in LEVELS:
-        out["riskLevel"] = level.strip().upper()
+    if (normal := normal_level(level)) is not None:
+        out["riskLevel"] = normal
     return out
 
 

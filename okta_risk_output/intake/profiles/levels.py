@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from okta_risk_output.intake.profiles.paths import FieldPath, parse_path, text_of
+from okta_risk_output.levels import normal_level, risk_rank
 
-__all__ = ["LEVELS", "LevelRule", "choose_level", "parse_level_rules"]
-
-LEVELS = ("HIGH", "MEDIUM", "LOW")
+__all__ = ["LevelRule", "choose_level", "parse_level_rules"]
 
 
 @dataclass(frozen=True)
@@ -111,8 +110,8 @@ def _rule(raw: Any, where: str, problems: list[str]) -> LevelRule | None:
 
 
 def _level(raw: Any, where: str, problems: list[str]) -> str:
-    if isinstance(raw, str) and raw.strip().upper() in LEVELS:
-        return raw.strip().upper()
+    if (level := normal_level(raw)) is not None:
+        return level
     problems.append(f"{where}: {raw!r} is not a risk level; use HIGH, MEDIUM or LOW")
     return ""
 
@@ -141,7 +140,7 @@ def _thresholds(raw: Any, where: str, problems: list[str]) -> tuple[tuple[float,
         elif level:
             found.append((float(value), level))
     ordered = sorted(found, reverse=True)
-    by_rank = sorted(found, key=lambda pair: LEVELS.index(pair[1]))
+    by_rank = sorted(found, key=lambda pair: risk_rank(pair[1]))
     if ordered != by_rank:
         problems.append(f"{where}: thresholds must rise with the level (HIGH > MEDIUM > LOW)")
     return tuple(ordered)
