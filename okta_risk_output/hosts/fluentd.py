@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.hosts import Accepting
+from okta_risk_output.hosts.accepting import Accepting
 from okta_risk_output.intake.loop import MAX_BATCH, LineOutcome
 from okta_risk_output.intake.reader import Line, read_lines
 from okta_risk_output.observe.logs import log

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from okta_risk_output.errors import OktaRiskOutputError
-from okta_risk_output.hosts import Accepting
+from okta_risk_output.hosts.accepting import Accepting
 from okta_risk_output.intake.loop import MAX_BATCH, LineOutcome
 from okta_risk_output.intake.reader import Line, read_lines
 

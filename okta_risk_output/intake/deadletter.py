@@ -13,9 +13,8 @@ import os
 import threading
 from typing import Any
 
-from okta_risk_output.errors import ConfigError, LocalWriteError
+from okta_risk_output.errors import ConfigError, LocalWriteError, SchemaError
 from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED
-from okta_risk_output.intake.validation import SchemaError
 from okta_risk_output.observe.logs import log
 from okta_risk_output.timestamps import format_utc
 

@@ -17,6 +17,9 @@ The whole public API:
 else. `canonical_subjects` (addresses in canonical text, non-global ones skipped),
 `is_skippable_ip` and `sanitise_message` are the same rules for other input paths.
 docs/profiles.md describes the profile format and each built-in profile.
+
+May import: the kernel only (and re2, tomllib); it is a facade, so this file imports its own
+modules.
 """
 
 from okta_risk_output.intake.profiles.engine import Mapped, MapSettings, Profile, Skip

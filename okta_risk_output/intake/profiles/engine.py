@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from okta_risk_output.errors import RecordRejected
+from okta_risk_output.errors import RecordRejected, SchemaError
 from okta_risk_output.intake.profiles.cef import CefError, find_cef_start, parse_cef
 from okta_risk_output.intake.profiles.conditions import Condition, Filter
 from okta_risk_output.intake.profiles.levels import LevelRule, choose_level
@@ -35,7 +35,6 @@ from okta_risk_output.intake.profiles.sanitise import (
 )
 from okta_risk_output.intake.profiles.templates import Template
 from okta_risk_output.intake.profiles.times import Expiry, TimeField
-from okta_risk_output.intake.validation import SchemaError
 from okta_risk_output.levels import normal_level
 from okta_risk_output.timestamps import normalise_timestamp
 
