@@ -27,7 +27,7 @@ from okta_risk_output.intake.loop import Intake, Source
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.auth import OAuthAuth, OktaAuth, SswsAuth
-from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.okta.client import ApiClient, OktaClient
 from okta_risk_output.spool.sqlite import Spool
 
 __all__ = ["Shipper", "Source", "Ticker"]
@@ -51,7 +51,7 @@ class Shipper:
         *,
         clock: Clock,
         stop: threading.Event | None = None,
-        client: OktaClient | None = None,
+        client: ApiClient | None = None,
     ) -> None:
         self.settings = settings
         self.counters = Counters()

@@ -34,7 +34,7 @@ from okta_risk_output.intake.deadletter import DeadLetterFile
 from okta_risk_output.intake.validation import SchemaError, request_validator
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
-from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.okta.client import ApiClient
 from okta_risk_output.spool.signals import Signal
 from okta_risk_output.spool.sqlite import Lease, Spool
 
@@ -52,7 +52,7 @@ class Deliverer:
     def __init__(
         self,
         *,
-        client: OktaClient,
+        client: ApiClient,
         spool: Spool,
         limiter: RateLimiter,
         policy: RetryPolicy,

@@ -36,7 +36,7 @@ from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED, Line
 from okta_risk_output.net import is_loopback_url
 from okta_risk_output.okta.answers import json_object
 from okta_risk_output.okta.auth import Secret
-from okta_risk_output.okta.client import HeaderRefused, bounded_request, watch_deadlines
+from okta_risk_output.okta.session import HeaderRefused, bounded_request, new_session
 from okta_risk_output.units import parse_duration
 
 __all__ = [
@@ -257,12 +257,12 @@ def fetch_secret(alert: SplunkAlert, *, timeout: float = 10.0) -> Secret:
     host = _host(alert.server_uri)
     verify = not is_loopback_url(alert.server_uri)
     try:
-        with warnings.catch_warnings(), requests.Session() as session:
+        with warnings.catch_warnings(), new_session() as session:
             # urllib3 warns about the unverified loopback request on stderr, where splunkd
             # expects every line to start with a level word.
             warnings.simplefilter("ignore")
             answer = bounded_request(
-                watch_deadlines(session),
+                session,
                 "GET",
                 url,
                 seconds=timeout,

@@ -1,42 +1,63 @@
-"""Credentials. A Secret never shows its value in a repr, str, log line or error.
+"""Credentials: what goes in the Authorization header of an API request.
 
 Every credential is an `OktaAuth`: a requests auth that sets the headers, plus `renew()`,
 which the delivery code calls once after a 401 before it retries (and stops on a second).
+An OAuth credential asks a `TokenSource` (oauth.TokenClient) for its token: a Protocol, so
+that this module imports neither oauth.py nor PyJWT and cryptography, which an SSWS run
+need not load.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import requests
 from requests.auth import AuthBase
 
-if TYPE_CHECKING:
-    # Only for annotations: oauth.py loads PyJWT and cryptography, which an SSWS run need not.
-    from okta_risk_output.okta.oauth import TokenClient
+# Re-exported: Secret lived here before secret.py, and callers still import it from here.
+from okta_risk_output.okta.secret import Secret
 
-__all__ = ["OAuthAuth", "OktaAuth", "Secret", "SswsAuth"]
+__all__ = ["AccessToken", "OAuthAuth", "OktaAuth", "Secret", "SswsAuth", "TokenSource"]
 
 
-class Secret:
-    __slots__ = ("_value",)
+@dataclass(frozen=True)
+class AccessToken:
+    """A token and when to replace it."""
 
-    def __init__(self, value: str) -> None:
-        self._value = value
+    value: Secret
+    scheme: Literal["Bearer", "DPoP"]
+    """The response's token_type, which is also the Authorization scheme to send it with."""
+    expires_at: float
+    renew_at: float
+    scopes: tuple[str, ...]
 
-    def reveal(self) -> str:
-        return self._value
+    @property
+    def dpop_bound(self) -> bool:
+        return self.scheme == "DPoP"
 
-    def __repr__(self) -> str:
-        return "Secret('********')"
 
-    __str__ = __repr__
+class TokenSource(Protocol):
+    """Gives and renews the access token an `OAuthAuth` sends; oauth.TokenClient is one."""
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+    @property
+    def client_id(self) -> str: ...
 
-    def __hash__(self) -> int:
-        return hash(self._value)
+    def current(self) -> AccessToken:
+        """A token valid for a few more minutes at least."""
+        ...
+
+    def renew(self) -> None:
+        """Forget the current token: Okta refused it."""
+        ...
+
+    def proof(self, method: str, url: str, token: AccessToken) -> str:
+        """The DPoP proof for one request made with a DPoP-bound `token`."""
+        ...
+
+    def observe(self, response: requests.Response) -> None:
+        """Read what an API answer tells the source (a newer DPoP nonce)."""
+        ...
 
 
 class OktaAuth(AuthBase):
@@ -69,7 +90,7 @@ class OAuthAuth(OktaAuth):
 
     renewable = True
 
-    def __init__(self, tokens: TokenClient) -> None:
+    def __init__(self, tokens: TokenSource) -> None:
         self._tokens = tokens
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -86,10 +107,10 @@ class OAuthAuth(OktaAuth):
         return request
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._tokens.nonces.observe(response)
+        self._tokens.observe(response)
 
     def renew(self) -> None:
         self._tokens.renew()
 
     def __repr__(self) -> str:
-        return f"OAuthAuth(client_id={self._tokens.settings.client_id!r})"
+        return f"OAuthAuth(client_id={self._tokens.client_id!r})"

@@ -1,5 +1,5 @@
-"""`run --dry-run`: everything but the POST. A stand-in for okta.OktaClient that prints
-each request body it is given, as one JSON line, and answers as Okta does when all is well.
+"""`run --dry-run`: everything but the POST. An `ApiClient` (client.py) that prints each
+request body it is given, as one JSON line, and answers as Okta does when all is well.
 
 The body is the one the delivery code built and checked against the request schema, so
 what is printed is exactly what would have been sent. The answer is a real
@@ -21,7 +21,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from okta_risk_output.okta.auth import OktaAuth
-from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.okta.client import ENDPOINT_PATH
 
 __all__ = ["DRY_RUN_ORG", "DryRunClient"]
 
@@ -43,11 +43,11 @@ class _NoAuth(OktaAuth):
         return request
 
 
-class DryRunClient(OktaClient):
+class DryRunClient:
     """Writes each request body to `out` (one JSON line) instead of POSTing it.
 
-    An OktaClient, so Shipper(client=...) and the Deliverer take it as they are; its HTTP
-    session is never used.
+    An ApiClient, as OktaClient is, so Shipper(client=...) and the Deliverer take it as they
+    are. It has no HTTP session: nothing is sent.
     """
 
     def __init__(
@@ -57,7 +57,8 @@ class DryRunClient(OktaClient):
         org_url: str = DRY_RUN_ORG,
         time_source: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(org_url, _NoAuth())
+        self.url = org_url.rstrip("/") + ENDPOINT_PATH
+        self.auth: OktaAuth = _NoAuth()
         self._out = out
         self._time = time_source
         self._lock = threading.Lock()
@@ -72,6 +73,9 @@ class DryRunClient(OktaClient):
             self._out.flush()
             self.requests += 1
         return self._accepted()
+
+    def close(self) -> None:
+        """Nothing to close: `out` belongs to the caller."""
 
     def _accepted(self) -> requests.Response:
         now = self._time()

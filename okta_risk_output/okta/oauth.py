@@ -13,14 +13,14 @@ is repeated with it and a fresh client assertion, since Okta spent the first one
 
 Transient failures of the token endpoint (no answer, 408, 429, 5xx) raise
 `TokenEndpointUnavailable`, a `requests.RequestException`: they surface from the API call that
-needed the token and are retried like any network error. Refusals raise `OAuthError`.
+needed the token and are retried like any network error. Refusals raise `OAuthError`
+(oauth_errors.py says what each means); the client assertion is assertion.py's.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -32,30 +32,27 @@ from okta_risk_output.clock import Clock
 from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
 from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.answers import json_object, printable
-from okta_risk_output.okta.auth import Secret
-from okta_risk_output.okta.client import bounded_request, user_agent, watch_deadlines
+from okta_risk_output.okta.assertion import ASSERTION_TYPE, client_assertion
+from okta_risk_output.okta.auth import AccessToken
 from okta_risk_output.okta.dpop import NONCE_HEADER, DPoPKey, NonceStore
 from okta_risk_output.okta.keys import SigningKey
+from okta_risk_output.okta.oauth_errors import oauth_error, refusal
+from okta_risk_output.okta.secret import Secret
+from okta_risk_output.okta.session import bounded_request, new_session, prepare_session
 from okta_risk_output.okta.token_cache import CachedToken, TokenCacheFile
 
 __all__ = [
-    "ASSERTION_TYPE",
     "DEFAULT_SCOPES",
-    "AccessToken",
     "DPoPMode",
     "OAuthSettings",
     "TokenClient",
     "TokenEndpointUnavailable",
-    "client_assertion",
     "token_url",
 ]
 
 DPoPMode = Literal["auto", "on", "off"]
 DEFAULT_SCOPES = ("okta.riskEvents.manage",)
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a URL path, not a secret
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_LIFETIME = 300
-"""Seconds a client assertion is valid. Okta allows up to 1 h; it is used at once."""
 RENEW_BEFORE = 300.0
 """Mint a new token this long before the current one expires (Okta's SDKs use 5 min)."""
 MAX_NONCE_RETRIES = 2
@@ -69,37 +66,6 @@ _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 def token_url(org_url: str) -> str:
     return org_url.rstrip("/") + TOKEN_PATH
-
-
-def client_assertion(key: SigningKey, client_id: str, audience: str, *, now: float) -> str:
-    """The signed JWT that authenticates the client; a fresh `jti` each time (Okta refuses a
-    reused one)."""
-    issued = int(now)
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": audience,
-        "iat": issued,
-        "exp": issued + ASSERTION_LIFETIME,
-        "jti": str(uuid.uuid4()),
-    }
-    return key.sign(claims)
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A token and when to replace it."""
-
-    value: Secret
-    scheme: Literal["Bearer", "DPoP"]
-    """The response's token_type, which is also the Authorization scheme to send it with."""
-    expires_at: float
-    renew_at: float
-    scopes: tuple[str, ...]
-
-    @property
-    def dpop_bound(self) -> bool:
-        return self.scheme == "DPoP"
 
 
 @dataclass(frozen=True)
@@ -138,7 +104,10 @@ class TokenEndpointUnavailable(requests.RequestException):
 
 
 class TokenClient:
-    """The current access token for one service app, and DPoP proofs for it. Thread-safe."""
+    """The current access token for one service app, and DPoP proofs for it. Thread-safe.
+
+    The `auth.TokenSource` that an `auth.OAuthAuth` asks for the token of each request.
+    """
 
     def __init__(
         self,
@@ -149,7 +118,7 @@ class TokenClient:
     ) -> None:
         self.settings = settings
         self._clock = clock
-        self._session = watch_deadlines(session or _new_session())
+        self._session = new_session() if session is None else prepare_session(session)
         self._url = token_url(settings.org_url)
         self._timeout = (min(10.0, settings.timeout), settings.timeout)
         self._lock = threading.RLock()
@@ -169,6 +138,10 @@ class TokenClient:
         self._dpop_key: DPoPKey | None = None
         self.nonces = NonceStore()
         """The latest DPoP-Nonce from any response, token endpoint or API alike."""
+
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id
 
     @property
     def dpop_enabled(self) -> bool:
@@ -206,6 +179,10 @@ class TokenClient:
             access_token=token.value.reveal(),
         )
 
+    def observe(self, response: requests.Response) -> None:
+        """Keep a newer DPoP nonce from an API answer for the next proof."""
+        self.nonces.observe(response)
+
     def close(self) -> None:
         self._session.close()
 
@@ -223,7 +200,7 @@ class TokenClient:
             self.nonces.observe(response)
             if response.status_code == 200:
                 return self._accept(response, started)
-            error, description = _oauth_error(response)
+            error, description = oauth_error(response)
             if error == "use_dpop_nonce" and self._dpop_on:
                 fresh = response.headers.get(NONCE_HEADER)
                 if fresh and fresh != sent_nonce and nonce_retries < MAX_NONCE_RETRIES:
@@ -329,31 +306,13 @@ class TokenClient:
             return TokenEndpointUnavailable(
                 f"the OAuth token endpoint {self._url} answered HTTP {status}"
             )
-        if 300 <= status < 400 or status in (404, 405, 410):
-            return OAuthError(
-                f"the OAuth token endpoint {self._url} answered HTTP {status}: check --org-url "
-                "(the org's base URL, e.g. https://example.okta.com)",
-                ExitStatus.ENDPOINT_MISSING,
-                status,
-                error,
-            )
-        said = f"{error}: {description}" if error and description else error or f"HTTP {status}"
-        client = self.settings.client_id
-        status_and_hint = _REFUSALS.get(error or "")
-        if error == "invalid_dpop_proof" and self.settings.dpop == "off":
-            status_and_hint = (
-                ExitStatus.AUTH_FAILED,
-                "the app requires DPoP-bound tokens; use --dpop auto or --dpop on",
-            )
-        exit_status, hint = status_and_hint or (
-            ExitStatus.AUTH_FAILED,
-            "check the app's settings in the Okta Admin Console",
-        )
-        return OAuthError(
-            f"Okta's token endpoint refused the OAuth client {client} ({said}): {hint}",
-            exit_status,
+        return refusal(
+            self._url,
             status,
             error,
+            description,
+            client_id=self.settings.client_id,
+            dpop_off=self.settings.dpop == "off",
         )
 
     # -- DPoP key and cache --------------------------------------------------------------
@@ -410,45 +369,3 @@ class TokenClient:
                 dpop_nonce=self.nonces.current() if dpop_key is not None else None,
             )
         )
-
-
-_REFUSALS = {
-    "invalid_client": (
-        ExitStatus.AUTH_FAILED,
-        "check the client id, that the app is active, and that the private key (and its key "
-        "id) is one registered on the app",
-    ),
-    "invalid_scope": (
-        ExitStatus.PERMISSION_DENIED,
-        "grant the scopes to the app on its 'Okta API Scopes' tab (okta.riskEvents.manage "
-        "sends risk events), or fix --scopes",
-    ),
-    "unauthorized_client": (
-        ExitStatus.PERMISSION_DENIED,
-        "the app may not use the client credentials grant; it must be an API Services app",
-    ),
-    "invalid_dpop_proof": (
-        ExitStatus.AUTH_FAILED,
-        "Okta refused our DPoP proof; check that the system clock is right",
-    ),
-    "use_dpop_nonce": (
-        ExitStatus.AUTH_FAILED,
-        "Okta kept asking for a new DPoP nonce, even with the one it had just given",
-    ),
-}
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = user_agent()
-    return session
-
-
-def _oauth_error(response: requests.Response) -> tuple[str | None, str | None]:
-    """RFC 6749's `error` and `error_description`, cleaned, when the body has them."""
-    body = json_object(response)
-    error, description = body.get("error"), body.get("error_description")
-    return (
-        printable(error, 300) if isinstance(error, str) and error else None,
-        printable(description, 300) if isinstance(description, str) and description else None,
-    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from okta_risk_output.observe.logs import log
-from okta_risk_output.okta.auth import Secret
+from okta_risk_output.okta.secret import Secret
 
 __all__ = ["CachedToken", "TokenCacheFile"]
 

@@ -26,16 +26,16 @@ from okta_risk_output.emulator import ENDPOINT, Emulator, EmulatorConfig
 from okta_risk_output.emulator.state import RegisteredClient
 from okta_risk_output.errors import ExitStatus, OAuthError
 from okta_risk_output.observe.logs import log
-from okta_risk_output.okta.auth import OAuthAuth, Secret, SswsAuth
+from okta_risk_output.okta.assertion import ASSERTION_TYPE, client_assertion
+from okta_risk_output.okta.auth import OAuthAuth, SswsAuth
 from okta_risk_output.okta.keys import SigningKey, jwk_thumbprint, read_private_key_file
 from okta_risk_output.okta.oauth import (
-    ASSERTION_TYPE,
     DPoPMode,
     OAuthSettings,
     TokenClient,
     TokenEndpointUnavailable,
-    client_assertion,
 )
+from okta_risk_output.okta.secret import Secret
 
 CLIENT_ID = "0oa1riskprovider17"
 EVENT = {"subjects": [{"ip": "203.0.113.7", "riskLevel": "HIGH", "message": "brute force"}]}

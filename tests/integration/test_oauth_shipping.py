@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from okta_risk_output.emulator.oauth import new_client
 from okta_risk_output.emulator.state import RegisteredClient
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.okta.keys import jwk_thumbprint, read_private_key_file
+from okta_risk_output.okta.session import user_agent
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.units import parse_rate
 
@@ -104,3 +108,59 @@ def test_auth_settings_are_checked_at_start_with_every_problem(tmp_path: Path) -
             {"client_id": "0oa1", "private_key_file": str(tmp_path / "key.pem")},
             {"OKTA_ORG_URL": "https://x.okta.com"},
         )
+
+
+class _Org(BaseHTTPRequestHandler):
+    """A tiny org: a Bearer token for a token request, 202 for anything else; it remembers
+    each request's path and User-Agent. The emulator records no headers of token requests."""
+
+    server: _OrgServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.seen.append((self.path, self.headers.get("User-Agent")))
+        if self.path == "/oauth2/v1/token":
+            status, body = 200, json.dumps({"access_token": "t0ken", "token_type": "Bearer"})
+        else:
+            status, body = 202, ""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # not on stderr: the test reads what it needs from `seen`
+
+
+class _OrgServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Org)
+        self.seen: list[tuple[str, str | None]] = []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def org() -> Iterator[_OrgServer]:
+    server = _OrgServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_the_token_request_carries_the_same_user_agent_as_the_api_request(
+    tmp_path: Path, app: tuple[str, Path, dict[str, Any]], org: _OrgServer
+) -> None:
+    client_id, key_file, _ = app
+    status, shipper = ship(tmp_path, org.url, client_id, key_file)
+    assert status is ExitStatus.OK
+    assert shipper.counters.snapshot()["delivered"] == 5
+    paths = [path for path, _ in org.seen]
+    assert paths[0] == "/oauth2/v1/token" and "/api/v1/risk/events/ip" in paths[1:]
+    assert {agent for _, agent in org.seen} == {user_agent()}
+    assert user_agent().startswith("okta-risk-output/")

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
 from okta_risk_output.observe.logs import log
-from okta_risk_output.okta.auth import OAuthAuth, Secret, SswsAuth
+from okta_risk_output.okta.assertion import ASSERTION_TYPE, client_assertion
+from okta_risk_output.okta.auth import AccessToken, OAuthAuth, SswsAuth
 from okta_risk_output.okta.dpop import DPoPKey, NonceStore, access_token_hash, htu
 from okta_risk_output.okta.keys import (
     SigningKey,
@@ -29,13 +30,8 @@ from okta_risk_output.okta.keys import (
     public_key_from_jwk,
     read_private_key_file,
 )
-from okta_risk_output.okta.oauth import (
-    ASSERTION_TYPE,
-    AccessToken,
-    OAuthSettings,
-    TokenClient,
-    client_assertion,
-)
+from okta_risk_output.okta.oauth import OAuthSettings, TokenClient
+from okta_risk_output.okta.secret import Secret
 from okta_risk_output.okta.token_cache import CachedToken, TokenCacheFile
 
 NOW = 1_800_000_000.75
