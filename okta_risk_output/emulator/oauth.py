@@ -1,106 +1,49 @@
 """The emulator's OAuth 2.0 authorization server, as Okta's org server behaves for API Services
 apps: `POST /oauth2/v1/token` with client credentials and `private_key_jwt`, optionally DPoP
-(RFC 9449), and the check of the tokens it issued when they come back on the risk endpoint.
+(RFC 9449, checked in dpop.py), and the check of the tokens it issued when they come back on
+the risk endpoint.
 
 Token endpoint errors are RFC 6749 bodies, `{"error", "error_description"}`, with Okta's codes.
 Like Okta, it spends a client assertion's `jti` as soon as the assertion is verified, even when
 the request then fails on DPoP; that is why a client must sign a new assertion for its retry
 with a nonce. Access tokens are JWTs signed with a key only this process knows.
 
-Proof checks are written independently of the client's `dpop.py`, so that a mistake there is
-caught here rather than repeated.
+PyJWT and cryptography load with this module, so only `Emulator()` imports it, when built.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import secrets
-import string
 import threading
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
-from okta_risk_output.emulator.server import Access, Reply, okta_error
-from okta_risk_output.emulator.state import (
-    RISK_EVENTS_SCOPE,
-    Clock,
-    EmulatorConfig,
-    RegisteredClient,
-)
-from okta_risk_output.okta.keys import (
-    PublicKey,
-    SigningKey,
-    b64url,
-    jwk_thumbprint,
-    public_key_from_jwk,
+from okta_risk_output.emulator.claims import CLOCK_SKEW, SIGNATURE_ONLY, SpentIds, number
+from okta_risk_output.emulator.clients import Client, load_clients, new_client
+from okta_risk_output.emulator.config import RISK_EVENTS_SCOPE, Clock, EmulatorConfig
+from okta_risk_output.emulator.dpop import Nonces, ProofChecker
+from okta_risk_output.emulator.messages import (
+    Access,
+    Refused,
+    Reply,
+    Request,
+    oauth_error,
+    okta_error,
 )
 
-__all__ = [
-    "ASSERTION_TYPE",
-    "AuthorizationServer",
-    "new_client",
-]
+__all__ = ["ASSERTION_MAX_LIFETIME", "ASSERTION_TYPE", "AuthorizationServer"]
+# Re-exported from clients.py only because cli/emulator.py imports it from here; once it
+# imports it from `okta_risk_output.emulator`, drop this line and new_client from the import
+# above.
+__all__ += ["new_client"]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-NONCE_ROTATION = 24 * 3600.0
-"""Okta issues a new DPoP nonce every 24 h ..."""
-NONCE_VALIDITY = 3 * 24 * 3600.0
-"""... and accepts a nonce for 3 days after it was issued."""
-PROOF_MAX_AGE = 300.0
-"""A DPoP proof older than 5 min is refused."""
 ASSERTION_MAX_LIFETIME = 3600.0
 """A client assertion may not expire more than 1 h ahead."""
-CLOCK_SKEW = 60.0
-"""Leeway for a client clock that runs a little fast or slow."""
-
-# Signature only: every time-based claim is checked here against the emulator's own clock,
-# which tests move, rather than against PyJWT's wall clock.
-_SIGNATURE_ONLY: Any = {
-    "verify_exp": False,
-    "verify_iat": False,
-    "verify_nbf": False,
-    "verify_aud": False,
-    "verify_iss": False,
-}
-_ID_ALPHABET = string.ascii_letters + string.digits
-
-
-@dataclass(frozen=True)
-class _Key:
-    kid: str
-    public: PublicKey
-    algorithms: tuple[str, ...]
-
-
-@dataclass
-class _Client:
-    client_id: str
-    keys: list[_Key]
-    scopes: frozenset[str]
-    disabled: bool
-
-
-@dataclass(frozen=True)
-class _Proof:
-    jkt: str
-    nonce: str | None
-
-
-class _Refused(Exception):
-    """A check failed; `reply` is the answer. Raised from deep in a check, caught at the top."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.status)
-        self.reply = reply
 
 
 class AuthorizationServer:
@@ -109,47 +52,43 @@ class AuthorizationServer:
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock
-        self._clients = _load_clients(config.clients, config.disabled_clients)
-        self._secret = secrets.token_bytes(32)
+        self._clients = load_clients(config.clients, config.disabled_clients)
         self._lock = threading.Lock()
-        self._spent_assertions: dict[str, float] = {}
-        """Client assertion jti -> when it may be forgotten (it has expired by then)."""
-        self._spent_proofs: dict[str, float] = {}
-        """DPoP proof jti -> when it may be forgotten (it is too old by then)."""
-        self._nonces: dict[str, float] = {}
-        """Every DPoP nonce still accepted -> when it was issued; the newest is current."""
+        self._secret = secrets.token_bytes(32)
+        self._spent_assertions = SpentIds()
+        self._nonces = Nonces(clock)
+        self._proofs = ProofChecker()
         self._tally: Counter[str] = Counter()
 
     # -- the token endpoint ---------------------------------------------------------------
 
-    def token(
-        self, *, method: str, url: str, content_type: str, dpop: str | None, body: bytes
-    ) -> Reply:
-        """The answer of `POST /oauth2/v1/token` at `url` (as the client addressed it)."""
-        if method != "POST":
+    def token(self, request: Request) -> Reply:
+        """The answer of `POST /oauth2/v1/token` at `request.url`."""
+        if request.method != "POST":
             return Reply(405, okta_error("E0000022"))
         try:
-            reply = self._grant(url, content_type, dpop, body)
-        except _Refused as refused:
+            reply = self._grant(request)
+        except Refused as refused:
             reply = refused.reply
         self._count(reply)
         return reply
 
-    def _grant(self, url: str, content_type: str, dpop: str | None, body: bytes) -> Reply:
+    def _grant(self, request: Request) -> Reply:
         now = self._clock()
-        if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        content_type = request.content_type.split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
             raise _refuse(400, "invalid_request", "The request must be form-urlencoded.")
-        form = _form(body)
+        form = _form(request.body)
         if form.get("grant_type") != "client_credentials":
             raise _refuse(
                 400, "unsupported_grant_type", "The grant type must be client_credentials."
             )
-        client = self._authenticate(form, url, now)
-        jkt = self._token_request_proof(dpop, url, now)
+        client = self._authenticate(form, request.url, now)
+        jkt = self._token_request_proof(request.dpop, request.url, now)
         scopes = _granted(form.get("scope", ""), client)
-        return self._issue(client, scopes, jkt, url, now)
+        return self._issue(client, scopes, jkt, request.url, now)
 
-    def _authenticate(self, form: dict[str, str], token_url: str, now: float) -> _Client:
+    def _authenticate(self, form: dict[str, str], token_url: str, now: float) -> Client:
         assertion = form.get("client_assertion")
         if form.get("client_assertion_type") != ASSERTION_TYPE or not assertion:
             raise _invalid_client(
@@ -178,7 +117,7 @@ class AuthorizationServer:
                 "The audience claim for client_assertion must be the endpoint invoking the "
                 "client_assertion."
             )
-        expires = _number(claims, "exp")
+        expires = number(claims, "exp")
         if expires is None:
             raise _invalid_client("The client_assertion token must have an exp claim.")
         if expires <= now - CLOCK_SKEW:
@@ -187,12 +126,12 @@ class AuthorizationServer:
             raise _invalid_client(
                 "The client_assertion token has an expiration too far into the future."
             )
-        issued = _number(claims, "iat")
+        issued = number(claims, "iat")
         if issued is not None and issued > now + CLOCK_SKEW:
             raise _invalid_client("The client_assertion token has an issued at time in the future.")
         jti = claims.get("jti")
-        if jti is not None and not _spend(
-            self._lock, self._spent_assertions, str(jti), now, expires + CLOCK_SKEW
+        if jti is not None and not self._spent_assertions.spend(
+            str(jti), now, expires + CLOCK_SKEW
         ):
             raise _invalid_client("The client_assertion token has already been used.")
         return client
@@ -203,8 +142,8 @@ class AuthorizationServer:
             if self._config.require_dpop:
                 raise _refuse(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
             return None
-        proof = self._check_proof(dpop, "POST", url, now)
-        if proof.nonce is None or not self._nonce_accepted(proof.nonce, now):
+        proof = self._proofs.check(dpop, "POST", url, now)
+        if proof.nonce is None or not self._nonces.accepted(proof.nonce, now):
             raise _refuse(
                 400,
                 "use_dpop_nonce",
@@ -214,7 +153,7 @@ class AuthorizationServer:
         return proof.jkt
 
     def _issue(
-        self, client: _Client, scopes: tuple[str, ...], jkt: str | None, url: str, now: float
+        self, client: Client, scopes: tuple[str, ...], jkt: str | None, url: str, now: float
     ) -> Reply:
         lifetime = self._config.token_lifetime
         parts = urlsplit(url)
@@ -259,7 +198,7 @@ class AuthorizationServer:
         with self._lock:
             secret = self._secret
         try:
-            claims = jwt.decode(token, secret, algorithms=["HS256"], options=_SIGNATURE_ONLY)
+            claims = jwt.decode(token, secret, algorithms=["HS256"], options=SIGNATURE_ONLY)
         except jwt.PyJWTError:
             return _invalid_token(name, "The access token is invalid.")
         if float(claims.get("exp", 0)) <= now:
@@ -271,19 +210,19 @@ class AuthorizationServer:
             if jkt is None:
                 return _invalid_token(name, "The access token is not DPoP-bound.")
             if dpop is None:
-                return _oauth_reply(400, "invalid_request", "The DPoP proof JWT header is missing.")
+                return oauth_error(400, "invalid_request", "The DPoP proof JWT header is missing.")
             try:
-                proof = self._check_proof(dpop, method, url, now, access_token=token)
-            except _Refused as refused:
+                proof = self._proofs.check(dpop, method, url, now, access_token=token)
+            except Refused as refused:
                 return refused.reply
             if proof.jkt != jkt:
-                return _oauth_reply(
+                return oauth_error(
                     400,
                     "invalid_dpop_proof",
                     "The DPoP proof is signed by a key the access token is not bound to.",
                 )
             # Okta does not require a nonce on resource requests, but one it gave must be good.
-            if proof.nonce is not None and not self._nonce_accepted(proof.nonce, now):
+            if proof.nonce is not None and not self._nonces.accepted(proof.nonce, now):
                 challenge = 'DPoP error="use_dpop_nonce"'
                 return Reply(
                     401,
@@ -295,7 +234,7 @@ class AuthorizationServer:
                 )
             headers["DPoP-Nonce"] = self.current_nonce()
         elif jkt is not None:
-            return _oauth_reply(
+            return oauth_error(
                 400,
                 "invalid_request",
                 "The DPoP-bound access token must use the DPoP authentication scheme.",
@@ -307,72 +246,9 @@ class AuthorizationServer:
         client_id = claims.get("cid")
         return Access(client_id if isinstance(client_id, str) else None, headers)
 
-    # -- DPoP -----------------------------------------------------------------------------
-
     def current_nonce(self) -> str:
-        """The nonce to hand out now; a new one every NONCE_ROTATION seconds."""
-        now = self._clock()
-        with self._lock:
-            for nonce, issued in list(self._nonces.items()):
-                if now - issued > NONCE_VALIDITY:
-                    del self._nonces[nonce]
-            newest = max(self._nonces.items(), key=lambda item: item[1], default=None)
-            if newest is not None and now - newest[1] < NONCE_ROTATION:
-                return newest[0]
-            nonce = secrets.token_urlsafe(24)
-            self._nonces[nonce] = now
-            return nonce
-
-    def _nonce_accepted(self, nonce: str, now: float) -> bool:
-        self.current_nonce()  # rotates, and forgets nonces past their validity
-        with self._lock:
-            issued = self._nonces.get(nonce)
-        return issued is not None and now - issued <= NONCE_VALIDITY
-
-    def _check_proof(
-        self, proof: str, method: str, url: str, now: float, *, access_token: str | None = None
-    ) -> _Proof:
-        try:
-            header = jwt.get_unverified_header(proof)
-        except jwt.PyJWTError:
-            raise _bad_proof("The DPoP proof is not a valid JWT.") from None
-        if header.get("typ") != "dpop+jwt":
-            raise _bad_proof("The DPoP proof JWT must have the typ 'dpop+jwt'.")
-        jwk = header.get("jwk")
-        if not isinstance(jwk, dict):
-            raise _bad_proof("The DPoP proof JWT header must carry the public key as 'jwk'.")
-        try:
-            key, algorithms = public_key_from_jwk(jwk)
-        except ValueError as problem:
-            raise _bad_proof(f"The DPoP proof's jwk is not usable: {problem}.") from None
-        try:
-            claims = jwt.decode(proof, key, algorithms=list(algorithms), options=_SIGNATURE_ONLY)
-        except jwt.PyJWTError:
-            raise _bad_proof("The DPoP proof JWT signature is invalid.") from None
-        if claims.get("htm") != method:
-            raise _bad_proof("The DPoP proof's htm does not match the request method.")
-        htu = claims.get("htu")
-        if not isinstance(htu, str) or _comparable(htu) != _comparable(url):
-            raise _bad_proof("The DPoP proof's htu does not match the request URL.")
-        issued = _number(claims, "iat")
-        if issued is None:
-            raise _bad_proof("The DPoP proof JWT must have an iat claim.")
-        if issued < now - PROOF_MAX_AGE:
-            raise _bad_proof("The DPoP proof JWT is too old.")
-        if issued > now + CLOCK_SKEW:
-            raise _bad_proof("The DPoP proof JWT was issued in the future.")
-        if access_token is not None:
-            expected = b64url(hashlib.sha256(access_token.encode("ascii")).digest())
-            if claims.get("ath") != expected:
-                raise _bad_proof("The DPoP proof's ath does not match the access token.")
-        jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti:
-            raise _bad_proof("The DPoP proof JWT must have a jti claim.")
-        forget_at = issued + PROOF_MAX_AGE + CLOCK_SKEW
-        if not _spend(self._lock, self._spent_proofs, jti, now, forget_at):
-            raise _bad_proof("DPoP proof JWT has already been used.")
-        nonce = claims.get("nonce")
-        return _Proof(jwk_thumbprint(jwk), nonce if isinstance(nonce, str) else None)
+        """The DPoP nonce to hand out now; a new one every dpop.NONCE_ROTATION seconds."""
+        return self._nonces.current()
 
     def revoke_tokens(self) -> None:
         """Make every token issued so far invalid, as an admin revoking them would."""
@@ -400,52 +276,8 @@ class AuthorizationServer:
         }
 
 
-def new_client(directory: Path) -> str:
-    """Make a client key pair in `directory` and return a new client id for it.
-
-    Writes `private_key.pem` (mode 0600) and `public_jwk.json`, for
-    `okta-risk-output emulator --client CLIENT_ID=DIRECTORY/public_jwk.json`. Refuses to
-    overwrite either file.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    private_path, public_path = directory / "private_key.pem", directory / "public_jwk.json"
-    for path in (private_path, public_path):
-        if path.exists():
-            raise FileExistsError(f"{path} exists; choose an empty directory")
-    key = SigningKey.generate_rsa()
-    public = key.public_jwk()
-    public.update(kid=jwk_thumbprint(public), alg=key.algorithm, use="sig")
-    # O_EXCL: never write a key into a file someone else created (and may read).
-    handle = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(handle, "wb") as out:
-        out.write(key.private_pem())
-    public_path.write_text(json.dumps(public, indent=2) + "\n", encoding="utf-8")
-    # Okta's client ids are "0oa" and 17 letters or digits.
-    return "0oa" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
-
-
-def _load_clients(
-    registered: tuple[RegisteredClient, ...], disabled: frozenset[str]
-) -> dict[str, _Client]:
-    """Parse every registered JWK now, so that a bad one fails at start-up (ValueError)."""
-    clients: dict[str, _Client] = {}
-    for entry in registered:
-        client = clients.setdefault(
-            entry.client_id,
-            _Client(entry.client_id, [], frozenset(), entry.client_id in disabled),
-        )
-        client.scopes |= entry.scopes
-        for jwk in entry.keys:
-            try:
-                public, algorithms = public_key_from_jwk(dict(jwk))
-            except ValueError as problem:
-                raise ValueError(f"a key of client {entry.client_id}: {problem}") from None
-            kid = jwk.get("kid") or jwk_thumbprint(dict(jwk))
-            client.keys.append(_Key(str(kid), public, algorithms))
-    return clients
-
-
-def _verified(assertion: str, header: dict[str, Any], client: _Client) -> dict[str, Any]:
+def _verified(assertion: str, header: dict[str, Any], client: Client) -> dict[str, Any]:
+    """The assertion's claims, once it is signed by one of the client's keys."""
     kid = header.get("kid")
     keys = [key for key in client.keys if kid is None or key.kid == kid]
     if not keys:
@@ -453,14 +285,14 @@ def _verified(assertion: str, header: dict[str, Any], client: _Client) -> dict[s
     for key in keys:
         try:
             return jwt.decode(
-                assertion, key.public, algorithms=list(key.algorithms), options=_SIGNATURE_ONLY
+                assertion, key.public, algorithms=list(key.algorithms), options=SIGNATURE_ONLY
             )
         except jwt.PyJWTError:
             continue
     raise _invalid_client("The client_assertion signature is invalid.")
 
 
-def _granted(requested: str, client: _Client) -> tuple[str, ...]:
+def _granted(requested: str, client: Client) -> tuple[str, ...]:
     scopes = tuple(requested.split())
     if not scopes:
         raise _refuse(400, "invalid_scope", "The 'scope' parameter must be provided.")
@@ -474,20 +306,6 @@ def _granted(requested: str, client: _Client) -> tuple[str, ...]:
     return scopes
 
 
-def _spend(
-    lock: threading.Lock, spent: dict[str, float], jti: str, now: float, forget_at: float
-) -> bool:
-    """Record `jti` as used; False when it already was. Forgets entries past their time."""
-    with lock:
-        for old, until in list(spent.items()):
-            if until < now:
-                del spent[old]
-        if jti in spent:
-            return False
-        spent[jti] = forget_at
-        return True
-
-
 def _form(body: bytes) -> dict[str, str]:
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -499,39 +317,14 @@ def _form(body: bytes) -> dict[str, str]:
     return {name: values[0] for name, values in parsed.items()}
 
 
-def _comparable(url: str) -> tuple[str, str, str]:
-    """Scheme, host and path, case-folded where URLs are case-insensitive (RFC 9449 4.3)."""
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower(), parts.path or "/"
-
-
-def _number(claims: dict[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _oauth_reply(
-    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
-) -> Reply:
-    return Reply(
-        status, {"error": error, "error_description": description}, headers=dict(headers or {})
-    )
-
-
 def _refuse(
-    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
-) -> _Refused:
-    return _Refused(_oauth_reply(status, error, description, headers))
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> Refused:
+    return Refused(oauth_error(status, error, description, headers))
 
 
-def _invalid_client(description: str) -> _Refused:
+def _invalid_client(description: str) -> Refused:
     return _refuse(401, "invalid_client", description)
-
-
-def _bad_proof(description: str) -> _Refused:
-    return _refuse(400, "invalid_dpop_proof", description)
 
 
 def _invalid_token(scheme: str, description: str) -> Reply:

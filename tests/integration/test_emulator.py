@@ -480,3 +480,21 @@ def test_a_foreign_client_spends_part_of_the_budget() -> None:
     assert answers[0].headers["X-Rate-Limit-Remaining"] == "9"
     assert late.status_code == 202 and late.headers["X-Rate-Limit-Remaining"] == "0"
     assert stats["windows"][0]["foreign"] == 6
+
+
+def test_the_package_loads_its_modules_only_when_a_name_is_used() -> None:
+    # The CLI imports the package on every command; the HTTP server and PyJWT load only when
+    # an emulator is built.
+    script = """
+import sys
+import okta_risk_output.emulator as emulator
+print(sorted(name for name in sys.modules if name.startswith("okta_risk_output.emulator.")))
+emulator.Emulator
+print("jwt" in sys.modules)
+emulator.Emulator()
+print("jwt" in sys.modules, all(getattr(emulator, name) is not None for name in emulator.__all__))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.splitlines() == ["[]", "False", "True True"], result.stderr

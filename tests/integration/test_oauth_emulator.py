@@ -22,8 +22,7 @@ import requests
 from conftest import FakeClock
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.emulator import ENDPOINT, Emulator, EmulatorConfig
-from okta_risk_output.emulator.state import RegisteredClient
+from okta_risk_output.emulator import ENDPOINT, Emulator, EmulatorConfig, RegisteredClient
 from okta_risk_output.errors import ExitStatus, OAuthError
 from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.assertion import ASSERTION_TYPE, client_assertion

@@ -14,9 +14,7 @@ import pytest
 
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.config.settings import build_settings
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.emulator.oauth import new_client
-from okta_risk_output.emulator.state import RegisteredClient
+from okta_risk_output.emulator import Emulator, EmulatorConfig, RegisteredClient, new_client
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.okta.keys import jwk_thumbprint, read_private_key_file
 from okta_risk_output.okta.session import user_agent
