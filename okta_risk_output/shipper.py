@@ -29,6 +29,7 @@ from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.auth import OAuthAuth, OktaAuth, SswsAuth
 from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.spool.sqlite import Spool
+from okta_risk_output.spool.store import Store
 
 __all__ = ["Shipper", "Source", "Ticker"]
 
@@ -64,7 +65,9 @@ class Shipper:
         self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
         self._dead_letter = DeadLetterFile(settings.dead_letter)
-        self.spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
+        spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
+        self.spool: Store = spool
+        """The spool, as delivery and `status` use it (SQLite: the one backend so far)."""
         self._client = client
         self._deliverer: Deliverer | None = None
         self.tickers: list[Ticker] = []
@@ -74,7 +77,7 @@ class Shipper:
         self._next_send_at: float | None = None
         self._intake = Intake(
             mapper=record_mapper(settings),
-            spool=self.spool,
+            spool=spool,  # intake/loop.py names the SQLite class, not yet the Store
             dead_letter=self._dead_letter,
             counters=self.counters,
             clock=clock,

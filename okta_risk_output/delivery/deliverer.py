@@ -36,7 +36,7 @@ from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.spool.signals import Signal
-from okta_risk_output.spool.sqlite import Lease, Spool
+from okta_risk_output.spool.store import Lease, Store
 
 __all__ = ["Deliverer"]
 
@@ -53,7 +53,7 @@ class Deliverer:
         self,
         *,
         client: OktaClient,
-        spool: Spool,
+        spool: Store,
         limiter: RateLimiter,
         policy: RetryPolicy,
         dead_letter: DeadLetterFile,
