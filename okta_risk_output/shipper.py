@@ -21,6 +21,7 @@ from okta_risk_output.clock import Clock
 from okta_risk_output.config.settings import Settings, record_mapper
 from okta_risk_output.delivery.deliverer import Deliverer
 from okta_risk_output.delivery.ratelimit import RateLimiter
+from okta_risk_output.delivery.risk_events import RiskEventsSink
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.intake.deadletter import DeadLetterFile
 from okta_risk_output.intake.loop import Intake, Source
@@ -192,8 +193,15 @@ class Shipper:
                 self._client = OktaClient(
                     settings.org_url, auth, timeout=settings.timeout, session=self._session()
                 )
-            self._deliverer = Deliverer(
+            # The risk-events endpoint is the one output so far (delivery/sink.py).
+            sink = RiskEventsSink(
                 client=self._client,
+                packing=settings.packing,
+                clock=self._clock,
+                reset_wait_max=settings.retry.reset_wait_max,
+            )
+            self._deliverer = Deliverer(
+                sink=sink,
                 spool=self.spool,
                 limiter=RateLimiter(settings.rate, self._clock),
                 policy=settings.retry,
@@ -201,7 +209,6 @@ class Shipper:
                 counters=self.counters,
                 clock=self._clock,
                 stop=self._stop,
-                packing=settings.packing,
                 linger=settings.linger,
                 # A lease covers one request (and the halves of a rejected one); past this,
                 # another process may take the events over.
