@@ -18,8 +18,8 @@ from typing import Any
 from okta_risk_output.clock import Clock
 from okta_risk_output.delivery.retry import Outcome
 from okta_risk_output.delivery.sink import Sink
+from okta_risk_output.errors import SchemaError
 from okta_risk_output.intake.deadletter import DeadLetterFile
-from okta_risk_output.intake.validation import SchemaError
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
 from okta_risk_output.spool.signals import Signal
