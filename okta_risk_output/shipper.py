@@ -21,6 +21,7 @@ from okta_risk_output.clock import Clock
 from okta_risk_output.config.settings import Settings, record_mapper
 from okta_risk_output.delivery.deliverer import Deliverer
 from okta_risk_output.delivery.ratelimit import RateLimiter
+from okta_risk_output.delivery.risk_events import RiskEventsSink
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.intake.deadletter import DeadLetterFile
 from okta_risk_output.intake.loop import Intake, Source
@@ -28,7 +29,9 @@ from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
 from okta_risk_output.okta.auth import OAuthAuth, OktaAuth, SswsAuth
 from okta_risk_output.okta.client import ApiClient, OktaClient
+from okta_risk_output.okta.session import new_session
 from okta_risk_output.spool.sqlite import Spool
+from okta_risk_output.spool.store import Store
 
 __all__ = ["Shipper", "Source", "Ticker"]
 
@@ -64,7 +67,9 @@ class Shipper:
         self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
         self._dead_letter = DeadLetterFile(settings.dead_letter)
-        self.spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
+        spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
+        self.spool: Store = spool
+        """The spool, as delivery and `status` use it (SQLite: the one backend so far)."""
         self._client = client
         self._deliverer: Deliverer | None = None
         self.tickers: list[Ticker] = []
@@ -74,7 +79,7 @@ class Shipper:
         self._next_send_at: float | None = None
         self._intake = Intake(
             mapper=record_mapper(settings),
-            spool=self.spool,
+            spool=spool,  # intake/loop.py names the SQLite class, not yet the Store
             dead_letter=self._dead_letter,
             counters=self.counters,
             clock=clock,
@@ -189,8 +194,15 @@ class Shipper:
                 self._client = OktaClient(
                     settings.org_url, auth, timeout=settings.timeout, session=self._session()
                 )
-            self._deliverer = Deliverer(
+            # The risk-events endpoint is the one output so far (delivery/sink.py).
+            sink = RiskEventsSink(
                 client=self._client,
+                packing=settings.packing,
+                clock=self._clock,
+                reset_wait_max=settings.retry.reset_wait_max,
+            )
+            self._deliverer = Deliverer(
+                sink=sink,
                 spool=self.spool,
                 limiter=RateLimiter(settings.rate, self._clock),
                 policy=settings.retry,
@@ -198,7 +210,6 @@ class Shipper:
                 counters=self.counters,
                 clock=self._clock,
                 stop=self._stop,
-                packing=settings.packing,
                 linger=settings.linger,
                 # A lease covers one request (and the halves of a rejected one); past this,
                 # another process may take the events over.
@@ -212,12 +223,9 @@ class Shipper:
             self.on_request(outcome, seconds)
 
     def _session(self) -> requests.Session:
-        """An HTTP session verifying TLS against --ca-bundle when given (else requests'
-        default, which honours REQUESTS_CA_BUNDLE, HTTPS_PROXY and NO_PROXY)."""
-        session = requests.Session()
-        if self.settings.ca_bundle:
-            session.verify = self.settings.ca_bundle
-        return session
+        """The one kind of HTTP session (okta.session): our User-Agent, the deadline watch,
+        TLS verified against --ca-bundle when given."""
+        return new_session(ca_bundle=self.settings.ca_bundle)
 
     def _read(self, sources: list[Source]) -> None:
         try:

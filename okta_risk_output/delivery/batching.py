@@ -1,5 +1,5 @@
 """When a batch is due: when it is full, when its oldest event has waited `linger`, or when
-no more input will come."""
+no more input will come. The loop's rule; "full" is what the sink says one request holds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Delivery from the spool: pick a due batch, pace, pack, send, and settle each signal's fate.
+"""Delivery from the spool: pick a due batch, pace, send through the sink, settle each fate.
 
 One `step()` does one thing (expire, send one request, or say how long to wait), so the
 loop that calls it owns waiting and shutdown, and tests can drive it with a fake clock.
@@ -12,6 +12,9 @@ loop that calls it owns waiting and shutdown, and tests can drive it with a fake
                          about log2(n) requests (rejection.py)
     stop (401/403/404)   signals go back untouched; delivery pauses for this process
 
+This is the loop every output shares: what is specific to an endpoint (how a request is
+filled, built and sent, what its answers mean) is behind the `Sink` (sink.py; Okta's
+risk-events endpoint is risk_events.py), and writing each fate down is settling.py.
 Every settling change carries the lease: what another process has taken over meanwhile
 is left to it (docs/guarantees.md, Leases).
 """
@@ -20,23 +23,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-
-import requests
+from typing import Any
 
 from okta_risk_output.clock import NO_WAIT, Clock
 from okta_risk_output.delivery.batching import batch_due
-from okta_risk_output.delivery.packing import PackLimits, event_of, pack, request_body
-from okta_risk_output.delivery.ratelimit import RateLimiter, read_budget
-from okta_risk_output.delivery.rejection import Search, named_in_causes
-from okta_risk_output.delivery.retry import Action, Outcome, RetryPolicy, classify
-from okta_risk_output.errors import DeliveryStopped, ExitStatus
+from okta_risk_output.delivery.ratelimit import RateLimiter
+from okta_risk_output.delivery.rejection import Search
+from okta_risk_output.delivery.retry import Action, Outcome, RetryPolicy
+from okta_risk_output.delivery.settling import Settler
+from okta_risk_output.delivery.sink import Sink
+from okta_risk_output.errors import ExitStatus
 from okta_risk_output.intake.deadletter import DeadLetterFile
-from okta_risk_output.intake.validation import SchemaError, request_validator
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
-from okta_risk_output.okta.client import ApiClient
 from okta_risk_output.spool.signals import Signal
-from okta_risk_output.spool.sqlite import Lease, Spool
+from okta_risk_output.spool.store import Lease, Store
 
 __all__ = ["Deliverer"]
 
@@ -52,32 +53,37 @@ class Deliverer:
     def __init__(
         self,
         *,
-        client: ApiClient,
-        spool: Spool,
+        sink: Sink[Any],
+        spool: Store,
         limiter: RateLimiter,
         policy: RetryPolicy,
         dead_letter: DeadLetterFile,
         counters: Counters,
         clock: Clock,
         stop: threading.Event,
-        packing: PackLimits,
         linger: float,
         lease_seconds: float,
         on_request: Callable[[str, float], None] | None = None,
     ) -> None:
         self._on_request = on_request
         """Told each request's outcome (delivered, retry, rejected, stop) and seconds."""
-        self._client = client
+        self._sink = sink
         self._spool = spool
         self._limiter = limiter
         self._policy = policy
-        self._dead_letter = dead_letter
         self._counters = counters
         self._clock = clock
         self._stop = stop
-        self._packing = packing
         self._linger = linger
         self._lease_seconds = lease_seconds
+        self._settle = Settler(
+            spool=spool,
+            sink=sink,
+            dead_letter=dead_letter,
+            counters=counters,
+            clock=clock,
+            lease_seconds=lease_seconds,
+        )
         self._failures = 0
         """Consecutive retryable failures, for the backoff; reset by any success."""
         self._renewed = False
@@ -89,7 +95,6 @@ class Deliverer:
         self._longest_wait = max(policy.reset_wait_max + 2.0, policy.backoff_max)
         """The longest any wait may be: a stored or announced time beyond it is capped."""
         self._capped_at = float("-inf")
-        self._late_noted = False
         self._foreign = 0
         """Answers in a row that did not come from Okta (a proxy's or WAF's page)."""
         self._last_whole: str | None = None
@@ -103,9 +108,9 @@ class Deliverer:
         if self.stopped is not None:
             return None
         now = self._clock.time()
-        self._expire(now)
+        self._settle.expire(now)
         self._cap_stored_times(now)
-        full = self._packing.max_signals
+        full = self._sink.capacity
         ready, oldest, upcoming = self._spool.ready(now, at_most=full)
         if ready == 0:
             return None if upcoming is None else max(0.0, upcoming - now)
@@ -119,14 +124,12 @@ class Deliverer:
         # would otherwise stretch every interval. Within a level, a signal that would expire
         # before its turn goes first; the spool estimates that turn from what is ahead of it.
         horizon = now + (ready // full + 1) * self._limiter.rate.interval
-        lease = self._spool.lease(now, self._lease_seconds, self._choose, expiring_before=horizon)
+        lease = self._spool.lease(
+            now, self._lease_seconds, self._sink.choose, expiring_before=horizon
+        )
         if lease is not None:
             self._deliver(lease)
         return 0.0
-
-    def _choose(self, candidates: list[Signal]) -> list[Signal]:
-        events, _ = pack(candidates, self._packing)
-        return [signal for members in events for signal in members]
 
     def _turn(self, now: float) -> tuple[float, int | None]:
         """(0, slot) when a request may go now (the shared slot is then taken), else the
@@ -169,7 +172,7 @@ class Deliverer:
             # Only what this lease still holds may go: a lease that ran out (a process
             # paused past it) may have been taken over, and the other process sends those.
             held = self._spool.renew(lease, self._clock.time(), self._lease_seconds, part)
-            self._note_late(len(part) - len(held))
+            self._settle.note_late(len(part) - len(held))
             if not held:
                 self._spool.finish_send(slot, self._clock.time())
                 continue
@@ -183,9 +186,7 @@ class Deliverer:
                 self._last_whole = None
                 if search is not None:
                     search.ruled_out()
-                delivered = self._spool.ack(lease, part)
-                self._note_late(len(part) - delivered)
-                self._counters.add(delivered=delivered)
+                self._settle.delivered(lease, part)
             elif outcome.action is Action.REJECTED:
                 self._failures = 0
                 search = self._rejected(lease, part, parts, outcome, search)
@@ -211,10 +212,10 @@ class Deliverer:
     ) -> Search | None:
         """Settle what a 400 condemns and plan the next requests (rejection.py)."""
         answer = _answer(outcome)
-        named = named_in_causes(part, self._packing, outcome.every_cause or outcome.causes)
+        named = self._sink.named_in(part, outcome.every_cause or outcome.causes)
         if named:
             guilty = [s for s in part if s.id in named]
-            self._counters.add(rejected=self._condemn(lease, guilty, outcome, named))
+            self._counters.add(rejected=self._settle.condemn(lease, guilty, outcome, named))
             rest = [s for s in part if s.id not in named]
             if rest:
                 parts.append(rest)  # sent again at once: they were not what Okta refused
@@ -234,7 +235,7 @@ class Deliverer:
                 outcome.reason,
             )
             return search
-        self._counters.add(rejected=self._condemn(lease, part, outcome))
+        self._counters.add(rejected=self._settle.condemn(lease, part, outcome))
         if search is not None and search.single_rejected(part[0], answer, parts):
             if answer == self._last_whole:
                 # The same answer for a whole request twice running: that is the org or
@@ -264,28 +265,10 @@ class Deliverer:
                     "rejected as a whole: the same answer for the full"
                     " request and for single signals of it",
                 )
-                self._counters.add(rejected=self._condemn(lease, rest, outcome, causes=whole))
+                self._counters.add(
+                    rejected=self._settle.condemn(lease, rest, outcome, causes=whole)
+                )
         return search
-
-    def _condemn(
-        self,
-        lease: Lease,
-        signals: list[Signal],
-        outcome: Outcome,
-        named: dict[int, list[str]] | None = None,
-        *,
-        causes: tuple[str, ...] | None = None,
-    ) -> int:
-        """Dead-letter what Okta refused; returns how many left the spool."""
-        held = self._spool.renew(lease, self._clock.time(), self._lease_seconds, signals)
-        self._note_late(len(signals) - len(held))
-        default = causes if causes is not None else (outcome.causes or (outcome.reason,))
-        return self._dead_letter_signals(
-            lease,
-            held,
-            "rejected_by_okta",
-            lambda s: tuple(named[s.id]) if named and s.id in named else default,
-        )
 
     def _higher_risk_first(self, parts: list[list[Signal]]) -> bool:
         """Between the requests of a long bisection, deliver any ready signals of a higher
@@ -294,7 +277,7 @@ class Deliverer:
         best = min(s.level_rank for members in parts for s in members)
         if best > 0:
             now = self._clock.time()
-            other = self._spool.lease(now, self._lease_seconds, self._choose, below_rank=best)
+            other = self._spool.lease(now, self._lease_seconds, self._sink.choose, below_rank=best)
             if other is not None:
                 self._deliver(other)
         return self.stopped is None and not self._stop.is_set()
@@ -307,49 +290,22 @@ class Deliverer:
             self._spool.finish_send(slot, self._clock.time())
 
     def _post(self, part: list[Signal]) -> Outcome:
-        events, left = pack(part, self._packing)
-        assert not left, "a part of a packed lease always packs again"
-        body = request_body(events)
-        problems = request_validator().errors(body)
-        if problems:
-            # Cannot happen for signals that passed intake; if it does, no request is
-            # spent on it: the same bisection isolates the culprit and dead-letters it.
-            causes = tuple(f"{e.path}: {e.message}" for e in problems)
-            return Outcome(Action.REJECTED, "the request body fails the schema", causes=causes)
+        request = self._sink.prepare(part)
+        if isinstance(request, Outcome):
+            return request  # refused before sending: no request spent
         self._limiter.started()
         started = self._clock.time()
         started_mono = self._clock.monotonic()
-        response: requests.Response | None = None
-        error: Exception | None = None
-        try:
-            response = self._client.post(body)
-        except requests.RequestException as exc:
-            error = exc
-        except DeliveryStopped as exc:  # the OAuth token endpoint refused us for good
-            self._limiter.finished()
-            return Outcome(Action.STOP, str(exc), exc.status_code, exit_status=exc.exit_status)
-        except (ValueError, UnicodeError):
-            # The credential cannot go in a header. Not quoted: the error would quote it.
-            self._limiter.finished()
-            reason = "the credential cannot be sent in an HTTP header (invalid characters)"
-            return Outcome(Action.STOP, reason, exit_status=ExitStatus.AUTH_FAILED)
-        budget = None
-        if response is not None:
-            budget = read_budget(
-                response, self._clock.time(), reset_cap=self._policy.reset_wait_max
-            )
-        gap = self._limiter.finished(budget)
+        answer = self._sink.send(request)
+        gap = self._limiter.finished(answer.budget)
+        if not answer.sent:
+            return answer.outcome
         if gap is not None and gap > self._limiter.rate.interval:
             # Okta's budget is tighter than ours (another client of the org spends it):
             # every process sharing the spool slows down.
             self._spool.defer_sending(started + gap)
         self._counters.add(requests=1)
-        outcome = classify(
-            response,
-            error,
-            reset_wait_max=self._policy.reset_wait_max,
-            oauth=self._client.auth.renewable,
-        )
+        outcome = answer.outcome
         if self._on_request is not None:
             self._on_request(outcome.action.value, self._clock.monotonic() - started_mono)
         return outcome
@@ -363,13 +319,11 @@ class Deliverer:
 
     def _renew_once(self, outcome: Outcome) -> bool:
         """401 (or an OAuth-shaped 400): renew a renewable credential once and try again."""
-        auth = self._client.auth
         if outcome.exit_status is not ExitStatus.AUTH_FAILED or self._renewed:
             return False
-        if not auth.renewable or outcome.status not in (400, 401):
+        if outcome.status not in (400, 401) or not self._sink.renew_credential():
             return False
         self._renewed = True
-        auth.renew()
         log.warning("%s; renewing the access token and trying once more", outcome.reason)
         return True
 
@@ -383,21 +337,9 @@ class Deliverer:
         # One org, one pause: every request waits, not only this batch, in every process.
         self._limiter.block_for(delay)
         self._spool.defer_sending(now + delay)
-        max_age = self._policy.max_retry_age
-        if max_age is not None:
-            too_old = [s for s in signals if now - (s.first_failure_at or now) >= max_age]
-            # Only those still held: a lease that ran out may have been taken over.
-            too_old = self._spool.renew(lease, now, self._lease_seconds, too_old)
-            if too_old:
-                reason = f"gave up after retrying for at least {max_age:g}s: {outcome.reason}"
-                gave_up = self._dead_letter_signals(lease, too_old, "gave_up", lambda _: (reason,))
-                self._counters.add(gave_up=gave_up)
-                signals = [s for s in signals if s not in too_old]
-        log.warning("%s; retrying in %.1fs", outcome.reason, delay)
-        back = self._spool.retry_later(
-            lease, signals, now=now, at=now + delay, error=outcome.reason
+        self._settle.retry_later(
+            lease, signals, outcome, now=now, delay=delay, max_age=self._policy.max_retry_age
         )
-        self._note_late(len(signals) - back)
 
     def _pause(self, lease: Lease, signals: list[Signal], outcome: Outcome) -> None:
         self._spool.release(lease, signals, error=outcome.reason)
@@ -442,74 +384,12 @@ class Deliverer:
             request_id=outcome.request_id,
         )
 
-    def _note_late(self, lost: int) -> None:
-        """Some signals of a lease were no longer held by it when it came to settle them."""
-        if lost <= 0:
-            return
-        self._counters.add(taken_over=lost)
-        if self._late_noted:
-            log.debug("%d more signals were no longer held by this process's lease", lost)
-            return
-        self._late_noted = True
-        log.warning(
-            "%d signals were no longer held by this process's lease when it settled them:"
-            " another process sharing the spool took them over (this one was paused or slow"
-            " past the lease), or they expired; nothing changed in the spool for them here,"
-            " and Okta may receive them twice",
-            lost,
-        )
-
     def _cap_stored_times(self, now: float) -> None:
         mono = self._clock.monotonic()
         if mono - self._capped_at < _CAP_EVERY:
             return
         self._capped_at = mono
         self._spool.cap_stored_times(now, retry=self._longest_wait, lease=self._lease_seconds)
-
-    def _dead_letter_signals(
-        self,
-        lease: Lease,
-        signals: list[Signal],
-        kind: str,
-        causes_of: Callable[[Signal], tuple[str, ...]],
-    ) -> int:
-        """Write each to the dead-letter file, then take them out of the spool; returns how
-        many were still there to take (another process may have delivered one meanwhile)."""
-        prefix = "Okta: " if kind == "rejected_by_okta" else ""
-        for signal in signals:
-            causes = causes_of(signal)
-            self._dead_letter.write(
-                now=self._clock.time(),
-                source=signal.source,
-                line=signal.line,
-                kind=kind,
-                errors=[SchemaError("$", prefix + cause) for cause in causes],
-                event=event_of([signal]),
-            )
-            log.warning(
-                "%s line %d: %s %s (%s); dead-lettered",
-                signal.source,
-                signal.line,
-                signal.ip,
-                "rejected by Okta" if kind == "rejected_by_okta" else "given up",
-                "; ".join(causes),
-            )
-        # Only once every entry is safely in the dead-letter file do they leave the spool.
-        removed = self._spool.dead(lease, signals)
-        self._note_late(len(signals) - removed)
-        return removed
-
-    def _expire(self, now: float) -> None:
-        gone = self._spool.expire(now)
-        if gone:
-            self._counters.add(expired=len(gone))
-            source, line = gone[0]
-            log.warning(
-                "%d signals expired before they could be sent (first: %s line %d); not sent",
-                len(gone),
-                source,
-                line,
-            )
 
 
 def _answer(outcome: Outcome) -> str:

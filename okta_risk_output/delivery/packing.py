@@ -6,6 +6,9 @@ the granularity (1 s by default) share an event; the event carries the earliest 
 and the latest expiresAt of its members. Signals are taken in the order given (the spool
 gives highest risk first), so a signal is left for the next request only when twenty
 events are already open and none of them matches it.
+
+The risk-events output's side of the delivery seam (risk_events.py uses it): another
+output lays its requests out its own way.
 """
 
 from __future__ import annotations

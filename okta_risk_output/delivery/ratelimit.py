@@ -6,7 +6,7 @@ Rules, all checked before every request:
   holding at most two: requests are spread evenly, so a HIGH signal arriving later never
   finds the window used up, and a request that went out a little late does not push all
   later ones back (processes sharing a spool share this bucket through it: see
-  Spool.claim_send_slot);
+  Store.claim_send_slot);
 - at most `limit` requests per `window` measured from the *end* of an earlier request to
   the *start* of a later one. Okta counts arrivals, which fall between the two, so this
   holds under any network delay, including a slow first connection;
@@ -15,6 +15,9 @@ Rules, all checked before every request:
   over the time left, and none is sent once Remaining is 0 until Reset has passed. These
   headers win over the local setting whenever they are stricter;
 - a 429 or another server-directed wait blocks all requests until the given time.
+
+The loop's side of the delivery seam (sink.py): a sink reports the budget an answer
+names (`read_budget`), and the loop paces every output's requests by these rules.
 """
 
 from __future__ import annotations

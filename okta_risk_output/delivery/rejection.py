@@ -1,9 +1,10 @@
-"""After Okta rejects a request (an Okta-shaped 400): which of its signals are guilty.
+"""After Okta rejects a request (an Okta-shaped 400): finding which of its signals are guilty.
 
-Two ways to find out, cheapest first:
+Two ways, cheapest first:
 
-1. Okta's errorCauses name them: a cause that quotes a signal's IP, or points at
-   `[i].subjects[j]` of the body, condemns exactly that signal; the rest are sent again.
+1. The answer names them: the sink reads its causes (for risk events, an errorCause that
+   quotes a signal's IP or points at `[i].subjects[j]` of the body: risk_events.py). Those
+   are condemned; the rest are sent again.
 2. Otherwise the request is split in halves until the guilty stand alone (bisection).
    When Okta rejects every subject, plain bisection costs 2n - 1 requests (1,999 for a
    request of 1,000, an hour of the org's budget). So the search first goes down one
@@ -13,50 +14,21 @@ Two ways to find out, cheapest first:
    way naming a subject, the request is judged to fail as a whole: every signal in it is
    dead-lettered with that answer. Any accepted part, or any different answer, ends the
    probe and the search goes on as plain bisection.
+
+The search is the loop's side of the seam (delivery/sink.py): it knows signals and answers,
+never a request's layout, so every output that sends many signals per request shares it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from okta_risk_output.delivery.packing import PackLimits, pack
 from okta_risk_output.spool.signals import Signal
 
-__all__ = ["Search", "named_in_causes"]
+__all__ = ["Search"]
 
-_SUBJECT_PATH = re.compile(r"\[(\d+)\]\s*\.?\s*subjects\s*\[(\d+)\]")
-_ADDRESS_RUN = re.compile(r"[0-9A-Fa-f:.]{2,}")
 _PROBES = 2
 """Signals sent alone, beside the one the descent found, before a whole failure is judged."""
-
-
-def named_in_causes(
-    part: Sequence[Signal], limits: PackLimits, causes: Sequence[str]
-) -> dict[int, list[str]]:
-    """{signal id: the causes naming it} for the signals of `part` that Okta's errorCauses
-    name, by address or by their place in the request body (as `pack` lays it out)."""
-    if not causes:
-        return {}
-    events, _ = pack(part, limits)
-    by_ip: dict[str, list[Signal]] = {}
-    for signal in part:
-        by_ip.setdefault(signal.ip, []).append(signal)
-    named: dict[int, list[str]] = {}
-    for cause in causes:
-        hits: set[int] = set()
-        for i, j in _SUBJECT_PATH.findall(cause):
-            event, subject = int(i), int(j)
-            if event < len(events) and subject < len(events[event]):
-                hits.add(events[event][subject].id)
-        # Addresses as Okta echoes them: runs of hex digits, dots and colons, with any
-        # punctuation that ends a sentence taken off. One dictionary look-up per run.
-        for run in _ADDRESS_RUN.findall(cause):
-            for text in {run, run.rstrip(".:"), run.strip(".:")}:
-                hits.update(signal.id for signal in by_ip.get(text, ()))
-        for signal_id in hits:
-            named.setdefault(signal_id, []).append(cause)
-    return named
 
 
 class Search:

@@ -14,6 +14,11 @@
 other 4xx            stop: unknown, so nothing is dropped by guessing
 
 Bodies are read and parsed by okta/answers.py (a bounded prefix, JSON that never raises).
+
+Both sides of the delivery seam (sink.py) meet here: `Action` and `Outcome` are what any
+sink tells the loop, and `RetryPolicy` is the loop's backoff; `classify` is the table
+above, the risk-events endpoint's (risk_events.py calls it), which another output may
+reuse where its endpoint answers alike.
 """
 
 from __future__ import annotations

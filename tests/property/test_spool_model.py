@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from okta_risk_output.levels import RISK_LEVELS
-from okta_risk_output.spool.sqlite import Lease, Spool
+from okta_risk_output.spool.sqlite import Spool
+from okta_risk_output.spool.store import Lease
 
 LEASE = 30.0
 LEVELS = RISK_LEVELS

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from okta_risk_output.delivery.packing import PackLimits
-from okta_risk_output.delivery.rejection import Search, named_in_causes
+from okta_risk_output.delivery.rejection import Search
+from okta_risk_output.delivery.risk_events import named_in_causes
 from okta_risk_output.spool.signals import Signal
 
 

@@ -11,7 +11,8 @@ import pytest
 from okta_risk_output.delivery.packing import event_of
 from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.levels import risk_rank
-from okta_risk_output.spool.sqlite import Spool, SpoolPolicy
+from okta_risk_output.spool.sqlite import Spool
+from okta_risk_output.spool.store import SpoolPolicy
 
 NOW = 1_800_000_000.0
 

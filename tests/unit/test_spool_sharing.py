@@ -18,7 +18,9 @@ import pytest
 
 from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.spool.holders import holder_is_dead, new_lease_id
-from okta_risk_output.spool.sqlite import APPLICATION_ID, SCHEMA_VERSION, Spool, SpoolPolicy
+from okta_risk_output.spool.sqlite import Spool
+from okta_risk_output.spool.sqlite_file import APPLICATION_ID, SCHEMA_VERSION
+from okta_risk_output.spool.store import SpoolPolicy
 
 NOW = 1_800_000_000.0
 IP = "198.51.100.7"
