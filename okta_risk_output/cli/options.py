@@ -67,6 +67,8 @@ def _own_option(setting: Setting, command: str) -> Callable[[F], F]:
         parse = setting.parse
         if isinstance(parse, click.ParamType):
             kwargs["type"] = parse
+            if isinstance(parse, click.Choice):
+                kwargs["metavar"] = None  # click lists the choices: [503|reset]
         elif isinstance(parse, parsers.OneOf):
             kwargs.update(type=click.Choice(parse.words), metavar=None)  # [source|destination]
         elif parse not in (parsers.text, parsers.text_or_none):
