@@ -3,11 +3,11 @@
 Stdout carries exactly one line, the base URL, so that scripts can start the emulator with
 `--port 0` and read where it listens; everything else is a one-line log on stderr.
 `--new-client DIR` instead makes an OAuth client key pair, prints the new client id and exits.
+The options are the table in cli/emulator_options.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -17,86 +17,18 @@ from types import FrameType
 
 import click
 
+from okta_risk_output.cli.command import Command
+from okta_risk_output.cli.emulator_options import OPTIONS
+from okta_risk_output.cli.options import own_options
 from okta_risk_output.emulator.server import Emulator
-from okta_risk_output.emulator.state import (
-    EmulatorConfig,
-    OutageMode,
-    RegisteredClient,
-    check_statuses,
-    normalize_ip,
-)
-from okta_risk_output.units import Rate, parse_duration, parse_rate
+from okta_risk_output.emulator.state import EmulatorConfig, OutageMode, RegisteredClient
+from okta_risk_output.units import Rate
 
 __all__ = ["emulator_command"]
 
 log = logging.getLogger("okta_risk_output.emulator")
 
 _LEVEL_WORDS = {"WARNING": "WARN", "CRITICAL": "ERROR"}
-
-
-# Option callbacks rather than ParamType subclasses: ParamType is generic only from click 8.2.
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    try:
-        return None if value is None else parse_duration(value)
-    except ValueError as problem:
-        raise click.BadParameter(str(problem)) from None
-
-
-def _window(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    seconds = _duration(ctx, param, value)
-    if seconds is not None and seconds <= 0:
-        raise click.BadParameter("a window must be longer than 0 s")
-    return seconds
-
-
-def _rate(ctx: click.Context, param: click.Parameter, value: str) -> Rate:
-    try:
-        return parse_rate(value)
-    except ValueError as problem:
-        raise click.BadParameter(str(problem)) from None
-
-
-def _statuses(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    try:
-        return check_statuses(tuple(int(part) for part in value.split(",") if part.strip()))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a list of HTTP statuses (2xx, 4xx, 5xx) like 503,503,202"
-        ) from None
-
-
-def _ips(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> frozenset[str]:
-    ips = set()
-    for value in values:
-        try:
-            ips.add(normalize_ip(value))
-        except ValueError:
-            raise click.BadParameter(f"{value!r} is not an IPv4 or IPv6 address") from None
-    return frozenset(ips)
-
-
-def _clients(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[RegisteredClient, ...]:
-    """CLIENT_ID=PATH, PATH a public JWK or a JWK set; a repeated client id adds keys."""
-    keys: dict[str, list[dict[str, object]]] = {}
-    for value in values:
-        client_id, sep, path = value.partition("=")
-        if not sep or not client_id.strip() or not path:
-            raise click.BadParameter(f"{value!r} is not CLIENT_ID=PATH_TO_PUBLIC_JWK")
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as problem:
-            raise click.BadParameter(f"cannot read a JWK from {path}: {problem}") from None
-        found = document.get("keys") if isinstance(document, dict) else None
-        found = found if isinstance(found, list) else [document]
-        keys.setdefault(client_id.strip(), []).extend(found)
-    try:
-        return tuple(RegisteredClient(cid, tuple(jwks)) for cid, jwks in keys.items())
-    except ValueError as problem:
-        raise click.BadParameter(str(problem)) from None
 
 
 class _LevelWordFormatter(logging.Formatter):
@@ -106,148 +38,17 @@ class _LevelWordFormatter(logging.Formatter):
         return f"{level} {record.getMessage()}".replace("\n", " ")
 
 
-@click.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port to listen on; 0 picks a free one. The URL is the first line on stdout.",
-)
-@click.option(
-    "--api-token",
-    metavar="TOKEN",
-    help="The only SSWS token accepted. Without it any non-empty token is.",
-)
-@click.option(
-    "--record",
-    "record_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Append each accepted request as one JSON line to this file.",
-)
-@click.option(
-    "--rate-limit",
-    "rate",
-    metavar="RATE",
-    callback=_rate,
-    default="30/min",
-    show_default=True,
-    help="Requests allowed per window (the count) and the default window (the period).",
-)
-@click.option(
-    "--window",
-    metavar="DURATION",
-    callback=_window,
-    help="Length of a rate-limit window, e.g. 60s; defaults to the rate's period.",
-)
-@click.option(
-    "--fail-rate",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.0,
-    show_default=True,
-    help="Fraction of requests answered 503.",
-)
-@click.option("--seed", type=int, help="Seed for --fail-rate, for repeatable runs.")
-@click.option(
-    "--latency",
-    metavar="DURATION",
-    callback=_duration,
-    default="0s",
-    show_default=True,
-    help="Delay before each answer, e.g. 250ms.",
-)
-@click.option(
-    "--script",
-    metavar="STATUSES",
-    callback=_statuses,
-    default="",
-    help="Statuses for the next requests in order, e.g. 503,503,202; then normal behaviour.",
-)
-@click.option(
-    "--outage-after",
-    metavar="DURATION",
-    callback=_duration,
-    help="Start an outage this long after startup (default: at startup, if --outage-for).",
-)
-@click.option(
-    "--outage-for",
-    metavar="DURATION",
-    callback=_duration,
-    help="Length of the outage (default: until stopped, if --outage-after).",
-)
-@click.option(
-    "--outage-mode",
-    type=click.Choice(["503", "reset"]),
-    default="503",
-    show_default=True,
-    help="During the outage answer 503, or close connections without answering.",
-)
-@click.option(
-    "--reject-ip",
-    "reject_ips",
-    metavar="IP",
-    callback=_ips,
-    multiple=True,
-    help="Refuse (400 E0000001) any request naming this subject IP. Repeatable.",
-)
-@click.option(
-    "--endpoint-off",
-    is_flag=True,
-    help="Answer 404 E0000007, as an org where Okta switched the endpoint off.",
-)
-@click.option(
-    "--foreign-load",
-    metavar="RATE",
-    default=None,
-    callback=lambda ctx, param, value: None if value is None else _rate(ctx, param, value),
-    help="Another client of the org spending the same budget, e.g. 9/min.",
-)
-@click.option(
-    "--client",
-    "clients",
-    metavar="CLIENT_ID=PATH",
-    callback=_clients,
-    multiple=True,
-    help="Register an OAuth service app by its public JWK (or JWK set) file; it is granted "
-    "okta.riskEvents.manage. Repeatable. SSWS then needs --api-token.",
-)
-@click.option(
-    "--new-client",
-    "new_client_dir",
-    metavar="DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write a client key pair to DIR (private_key.pem, mode 0600, and public_jwk.json), "
-    "print a new client id and exit.",
-)
-@click.option(
-    "--disable-client",
-    "disabled_clients",
-    metavar="CLIENT_ID",
-    multiple=True,
-    help="Answer this registered client's token requests with invalid_client. Repeatable.",
-)
-@click.option(
-    "--require-dpop",
-    is_flag=True,
-    help="Refuse token requests without a DPoP proof, as apps that require DPoP do.",
-)
-@click.option(
-    "--token-lifetime",
-    metavar="DURATION",
-    callback=_duration,
-    default="3600s",
-    show_default=True,
-    help="How long issued access tokens are valid.",
-)
-@click.option("--verbose", "-v", is_flag=True, help="Log every request on stderr.")
+@click.command("emulator", cls=Command)
+@own_options("emulator", OPTIONS)
 def emulator_command(
     host: str,
     port: int,
     api_token: str | None,
-    record_path: Path | None,
-    rate: Rate,
+    record: Path | None,
+    verbose: bool,
+    rate_limit: Rate,
     window: float | None,
+    foreign_load: Rate | None,
     fail_rate: float,
     seed: int | None,
     latency: float,
@@ -255,28 +56,26 @@ def emulator_command(
     outage_after: float | None,
     outage_for: float | None,
     outage_mode: OutageMode,
-    reject_ips: frozenset[str],
+    reject_ip: frozenset[str],
     endpoint_off: bool,
-    foreign_load: Rate | None,
-    clients: tuple[RegisteredClient, ...],
-    new_client_dir: Path | None,
-    disabled_clients: tuple[str, ...],
+    client: tuple[RegisteredClient, ...],
+    new_client: Path | None,
+    disable_client: tuple[str, ...],
     require_dpop: bool,
     token_lifetime: float,
-    verbose: bool,
-) -> None:
+) -> int:
     """Run a local emulation of Okta's POST /api/v1/risk/events/ip until SIGTERM or Ctrl-C."""
     _configure_logging()
-    if new_client_dir is not None:
-        _new_client(new_client_dir)
-        return
+    if new_client is not None:
+        _new_client(new_client)
+        return 0
     try:
         config = EmulatorConfig(
             host=host,
             port=port,
             api_token=api_token,
-            record_path=record_path,
-            rate=rate,
+            record_path=record,
+            rate=rate_limit,
             window_seconds=window,
             fail_rate=fail_rate,
             seed=seed,
@@ -285,18 +84,18 @@ def emulator_command(
             outage_after=outage_after,
             outage_for=outage_for,
             outage_mode=outage_mode,
-            reject_ips=reject_ips,
+            reject_ips=reject_ip,
             endpoint_off=endpoint_off,
             foreign_load=foreign_load,
             verbose=verbose,
-            clients=clients,
-            disabled_clients=frozenset(disabled_clients),
+            clients=client,
+            disabled_clients=frozenset(disable_client),
             require_dpop=require_dpop,
             token_lifetime=token_lifetime,
         )
     except ValueError as problem:
         raise click.UsageError(str(problem)) from None
-    _serve(config)
+    return _serve(config)
 
 
 def _new_client(directory: Path) -> None:
@@ -317,7 +116,8 @@ def _new_client(directory: Path) -> None:
     print(client_id, flush=True)
 
 
-def _serve(config: EmulatorConfig) -> None:
+def _serve(config: EmulatorConfig) -> int:
+    """Serve until SIGTERM or SIGINT: 0; 1 when the port cannot be had."""
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -334,13 +134,14 @@ def _serve(config: EmulatorConfig) -> None:
             emulator.start()
         except OSError as problem:
             log.error("cannot start on %s port %d: %s", config.host, config.port, problem)
-            raise click.exceptions.Exit(1) from None
+            return 1
         print(emulator.url, flush=True)
         log.info("emulating Okta at %s: %s", emulator.url, _describe(config))
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stopping.wait(0.5):
             pass
         log.info("stopping")
+        return 0
     finally:
         emulator.stop()
         for sig, handler in previous.items():

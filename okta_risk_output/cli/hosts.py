@@ -1,23 +1,24 @@
 """The host commands: `omprog` (rsyslog), `fluentd` (out_exec) and `splunk` (alert action).
 
-They reuse cli.py's option groups and its `_main`, which runs the work under signals and
-prints the summary. cli.py imports this module at its very end and calls `host_commands()`
-then, when those helpers exist; importing cli.py from here at import time would be circular.
-Like cli.py, this module touches stdin, stdout and exit codes; nothing below it does.
+Each runs a shipper through cli/runner.py, which returns the exit status; each host then
+maps it to the exit code its host expects. Their own defaults (omprog's --eof-timeout 1.5s
+and --shutdown-timeout 2s, fluentd's --eof-timeout 30s) are in config/table.py. Like the
+rest of cli/, this module touches stdin, stdout and exit codes; nothing below it does.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from okta_risk_output.config.settings import ENV
+from okta_risk_output.cli.command import EPILOG, Command
+from okta_risk_output.cli.options import setting_options
+from okta_risk_output.cli.runner import run_shipper
+from okta_risk_output.config.table import ENV
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.hosts.fluentd import (
     REMEMBER_SECONDS,
@@ -45,50 +46,7 @@ from okta_risk_output.observe.logs import log, setup_logging
 from okta_risk_output.shipper import Shipper
 from okta_risk_output.units import parse_duration
 
-__all__ = ["host_commands"]
-
-Work = Callable[[Shipper], ExitStatus]
-
-
-@functools.cache  # the options below attach to module-level functions: attach them once
-def host_commands() -> list[click.Command]:
-    from okta_risk_output.cli import main as cli  # complete by now: main.py calls this at its end
-
-    def eof_option(default: str, meaning: str) -> Callable[[Any], Any]:
-        return click.option(
-            "--eof-timeout", default=None, metavar="DUR", help=f"{meaning} [default: {default}]"
-        )
-
-    omprog = cli._common(cli._intake(cli._delivery(_omprog)))
-    omprog = eof_option("1.5s", "After EOF, stop delivering after this long (a hard bound).")(
-        omprog
-    )
-    fluentd = cli._common(cli._intake(cli._delivery(_fluentd)))
-    fluentd = eof_option("30s", "Once the chunk is spooled, deliver for at most this long.")(
-        fluentd
-    )
-    return [
-        click.command("omprog", epilog=cli._EPILOG)(omprog),
-        click.command("fluentd", epilog=cli._EPILOG)(fluentd),
-        click.command("splunk")(_splunk),
-    ]
-
-
-def _run(options: dict[str, Any], work: Work) -> int:
-    """cli._main's exit status, returned instead of exiting, for a host's own mapping."""
-    from okta_risk_output.cli import main as cli
-
-    try:
-        cli._main(options, work, ExitStack())
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else ExitStatus.UNEXPECTED
-    return ExitStatus.OK
-
-
-def _host_default(options: dict[str, Any], name: str, value: str) -> None:
-    """A default of this command only: a flag or the environment still wins."""
-    if options.get(name) is None and not os.environ.get(ENV[name]):
-        options[name] = value
+__all__ = ["fluentd", "omprog", "splunk"]
 
 
 def _duration(name: str, text: str) -> float:
@@ -101,6 +59,7 @@ def _duration(name: str, text: str) -> float:
 # -- rsyslog omprog ----------------------------------------------------------------------
 
 
+@click.command("omprog", cls=Command, epilog=EPILOG)
 @click.option(
     "--transactions",
     is_flag=True,
@@ -119,9 +78,10 @@ def _duration(name: str, text: str) -> float:
     metavar="DUR",
     help="While an answer waits, write a keep-alive dot this often (below confirmTimeout).",
 )
-def _omprog(
+@setting_options("omprog")
+def omprog(
     transactions: bool, begin_mark: str, commit_mark: str, keepalive: str, **options: Any
-) -> None:
+) -> ExitStatus:
     """Run under rsyslog's omprog with confirmMessages="on" (forceSingleInstance="on").
 
     Answers OK once ready, then OK for each message once it is spooled or dead-lettered, or
@@ -131,8 +91,6 @@ def _omprog(
     Here they default to 1.5s and 2s, together below rsyslog's closeTimeout (5 s). Logs go
     to stderr (omprog's output= file).
     """
-    _host_default(options, "eof_timeout", "1.5s")
-    _host_default(options, "shutdown_timeout", "2s")
     marks = Marks(begin_mark.encode(), commit_mark.encode()) if transactions else None
     # Our own objects on fds 0 and 1 rather than sys.stdin and sys.stdout: a thread still
     # blocked reading (or writing) at exit holds its stream's lock, and the interpreter
@@ -151,15 +109,15 @@ def _omprog(
         return shipper.run_feed(lambda intake: session.serve(stdin, intake))
 
     try:
-        status = _run(options, work)
+        return run_shipper(options, work, command="omprog")
     finally:
         replies.close()
-    sys.exit(status)
 
 
 # -- Fluentd out_exec --------------------------------------------------------------------
 
 
+@click.command("fluentd", cls=Command, epilog=EPILOG)
 @click.argument("chunk", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--format",
@@ -175,7 +133,8 @@ def _omprog(
     show_default=True,
     help="The TSV columns, as in <format> keys.",
 )
-def _fluentd(chunk: str, chunk_format: str, keys: str, **options: Any) -> None:
+@setting_options("fluentd")
+def fluentd(chunk: str, chunk_format: str, keys: str, **options: Any) -> int:
     """Spool one Fluentd buffer chunk (out_exec runs `command CHUNK`), then deliver a while.
 
     Exits 0 exactly when every record of CHUNK is spooled, dead-lettered or skipped by
@@ -183,7 +142,6 @@ def _fluentd(chunk: str, chunk_format: str, keys: str, **options: Any) -> None:
     shutdown): Fluentd retries the chunk, and lines taken before are not taken again (the
     chunk's digest is remembered beside the spool). CHUNK is only read.
     """
-    _host_default(options, "eof_timeout", "30s")
     columns = tuple(k.strip() for k in keys.split(",") if k.strip())
     if not columns:
         raise click.BadParameter("name at least one key", param_hint="--keys")
@@ -209,15 +167,16 @@ def _fluentd(chunk: str, chunk_format: str, keys: str, **options: Any) -> None:
 
         return shipper.run_feed(feed)
 
-    status = _run(options, work)
-    sys.exit(fluentd_exit_code(status, results[0] if results else None))
+    status = run_shipper(options, work, command="fluentd")
+    return fluentd_exit_code(status, results[0] if results else None)
 
 
 # -- Splunk alert action -----------------------------------------------------------------
 
 
+@click.command("splunk", cls=Command)
 @click.option("--execute", is_flag=True, help="The mode splunkd runs alert scripts in.")
-def _splunk(execute: bool) -> None:
+def splunk(execute: bool) -> int:
     """Run as the Splunk alert action okta_risk (the app's bin/okta_risk.py calls this).
 
     Reads splunkd's JSON payload on stdin and every row of its results_file (gzipped CSV),
@@ -229,7 +188,7 @@ def _splunk(execute: bool) -> None:
     setup_logging()
     if not execute:
         log.error("unsupported execution mode (expected --execute)")
-        sys.exit(1)
+        return 1
     try:
         alert = parse_payload(sys.stdin.buffer.read())
         if not os.path.isfile(alert.results_file):
@@ -241,11 +200,11 @@ def _splunk(execute: bool) -> None:
             os.environ[secret_variable] = fetch_secret(alert).reveal()
     except PayloadError as exc:
         log.error("%s", exc)
-        sys.exit(3)
+        return 3
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("%s", problem)
-        sys.exit(2)
+        return 2
     options = settings_options(alert, os.environ)
     # Spooling the rows takes a moment; the deadline is for delivering them, after which
     # the run stops even with a request in flight (abandoned after --shutdown-timeout).
@@ -260,13 +219,13 @@ def _splunk(execute: bool) -> None:
 
         return shipper.run_feed(feed)
 
-    status = _run(options, work)
+    status = run_shipper(options, work, command="splunk")
     if missed and missed[0]:
         log.error("%d signals of %s were not spooled (spool full)", missed[0], _describe(alert))
     elif not missed and status == ExitStatus.OK:
         log.error("the results of %s were not all read (a shutdown came first)", _describe(alert))
     not_spooled = missed[0] if missed else int(status == ExitStatus.OK)
-    sys.exit(splunk_exit_code(status, signals_missed=not_spooled))
+    return splunk_exit_code(status, signals_missed=not_spooled)
 
 
 def _spool_all(lines: Iterator[Line], intake: Intake, shipper: Shipper) -> int:

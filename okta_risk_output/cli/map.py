@@ -20,9 +20,12 @@ from typing import Any, BinaryIO
 
 import click
 
+from okta_risk_output.cli.command import Command
+from okta_risk_output.cli.options import own_options
+from okta_risk_output.config.table import DEFAULTS, SETTINGS
 from okta_risk_output.errors import ExitStatus, RecordRejected
 from okta_risk_output.intake.profiles.engine import Profile, Skip
-from okta_risk_output.intake.profiles.loader import BUILTIN_PROFILES, ProfileError, load_profile
+from okta_risk_output.intake.profiles.loader import ProfileError, load_profile
 from okta_risk_output.intake.profiles.sanitise import canonical_subjects
 from okta_risk_output.intake.reader import Line, read_lines
 from okta_risk_output.intake.validation import SchemaError, event_validator
@@ -30,42 +33,23 @@ from okta_risk_output.observe.logs import log, setup_logging
 
 __all__ = ["map_command"]
 
-MAX_LINE_BYTES = 1 << 20
+MAX_LINE_BYTES = int(DEFAULTS["max_line_bytes"])
+"""run's default limit (map takes no --max-line-bytes)."""
 _LOGGED_REJECTIONS = 20
 _SIGNAL_KEYS = ("ip", "riskLevel", "message")
 _EVENT_KEYS = ("timestamp", "expiresAt")
 
 
-@click.command("map", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("map", cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option(
-    "--profile",
-    "profile_name",
-    default="auto",
-    show_default=True,
-    metavar="NAME|FILE",
-    help=f"A built-in profile ({', '.join(BUILTIN_PROFILES)}) or a .toml profile file.",
-)
-@click.option(
-    "--direction",
-    type=click.Choice(["source", "destination"]),
-    default="source",
-    show_default=True,
-    help="Report each record's source address, or its destination.",
-)
-@click.option(
-    "--allow-non-global-ips",
-    is_flag=True,
-    help="Map private, loopback, link-local, ... addresses instead of skipping them.",
-)
-@click.option("--strict", is_flag=True, help="Reject messages Okta would refuse; do not fix them.")
+@own_options("map", SETTINGS)
 def map_command(
     files: tuple[str, ...],
-    profile_name: str,
+    profile: str,
     direction: str,
     allow_non_global_ips: bool,
     strict: bool,
-) -> None:
+) -> ExitStatus:
     """Print the signals FILES (or stdin) would produce under a profile, sending nothing.
 
     One JSON signal per line on stdout; the counts of what was skipped or would be
@@ -73,8 +57,8 @@ def map_command(
     """
     setup_logging()
     try:
-        profile = load_profile(
-            profile_name,
+        loaded = load_profile(
+            profile,
             direction=direction,
             strict=strict,
             allow_non_global_ips=allow_non_global_ips,
@@ -82,18 +66,19 @@ def map_command(
     except ProfileError as error:
         for problem in error.problems:
             log.error("%s", problem)
-        sys.exit(int(ExitStatus.USAGE))
+        return ExitStatus.USAGE
     tally = _Tally()
     with ExitStack() as stack:
         for name in files or ("-",):
             stream: BinaryIO = (
                 sys.stdin.buffer if name == "-" else stack.enter_context(open(name, "rb"))
             )
-            for line, outcome in _map_lines(profile, stream, "<stdin>" if name == "-" else name):
+            for line, outcome in _map_lines(loaded, stream, "<stdin>" if name == "-" else name):
                 if isinstance(outcome, dict):
                     click.echo(json.dumps(outcome, separators=(",", ":"), ensure_ascii=False))
                 tally.count(line, outcome)
-    log.info("%s", tally.summary(profile.name))
+    log.info("%s", tally.summary(loaded.name))
+    return ExitStatus.OK
 
 
 def _map_lines(

@@ -1,9 +1,9 @@
 """The `validate` command: check input files as `run` would, report every bad line.
 
-Registered in cli.py with `cli.add_command(validate_command, "validate")`. It reads the
-same flags and environment variables as `run` for everything that shapes a record, and
-nothing else: it needs no org URL or credential, never sends, never opens the spool or
-the dead-letter file. The report goes to stdout (it is this command's output); problems
+It reads the same flags and environment variables as `run` for everything that shapes a
+record (the settings of config/table.py whose commands include validate), and nothing
+else: it needs no org URL or credential, never sends, never opens the spool or the
+dead-letter file. The report goes to stdout (it is this command's output); problems
 with the command itself go to stderr.
 """
 
@@ -16,7 +16,10 @@ from typing import Any
 
 import click
 
-from okta_risk_output.config.settings import ENV, build_settings, record_mapper
+from okta_risk_output.cli.command import Command, environment_table
+from okta_risk_output.cli.options import setting_options
+from okta_risk_output.config.settings import build_settings, record_mapper
+from okta_risk_output.config.table import settings_of
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.intake.check import (
     BadLine,
@@ -43,21 +46,10 @@ Exit codes:
   1  at least one line would be dead-lettered
   2  usage or configuration error
 
-\b
-Environment (a flag wins over its variable):
-""" + "\n".join(
-    f"  {ENV[name]:<34} --{name.replace('_', '-')}"
-    for name in (
-        "profile",
-        "direction",
-        "allow_non_global_ips",
-        "max_line_bytes",
-        "default_expires_in",
-    )
-)
+""" + environment_table(settings_of("validate"))
 
 
-@click.command(epilog=_EPILOG)
+@click.command("validate", cls=Command, epilog=_EPILOG)
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option(
     "--format",
@@ -67,43 +59,8 @@ Environment (a flag wins over its variable):
     show_default=True,
     help="text for people, json (one object per line) for machines.",
 )
-@click.option(
-    "--strict",
-    is_flag=True,
-    default=None,
-    help="No normalisation (addresses are still written canonically): the schema as is.",
-)
-@click.option(
-    "--profile",
-    default=None,
-    metavar="NAME",
-    help="Map foreign records first: suricata, zeek, cef, ecs, splunk-es, auto, or a TOML file.",
-)
-@click.option(
-    "--direction",
-    default=None,
-    metavar="D",
-    help="Which address a profile reports: source or destination.",
-)
-@click.option(
-    "--allow-non-global-ips",
-    is_flag=True,
-    default=None,
-    help="Count private, loopback, link-local, multicast and CGNAT addresses as valid.",
-)
-@click.option(
-    "--max-line-bytes",
-    default=None,
-    metavar="N",
-    help="Longer lines are invalid (too_long). [default: 1048576]",
-)
-@click.option(
-    "--default-expires-in",
-    default=None,
-    metavar="DUR",
-    help="Set expiresAt this long after now when missing, as run does.",
-)
-def validate_command(files: tuple[str, ...], output_format: str, **options: Any) -> None:
+@setting_options("validate")
+def validate_command(files: tuple[str, ...], output_format: str, **options: Any) -> int:
     """Check JSON lines from FILES (or stdin) as `run` would, sending nothing.
 
     Each line is mapped and normalised exactly as `run` does it (the same flags and
@@ -112,11 +69,11 @@ def validate_command(files: tuple[str, ...], output_format: str, **options: Any)
     """
     setup_logging()
     try:
-        settings = build_settings(options, delivery=False)
+        settings = build_settings(options, delivery=False, command="validate")
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("%s", problem)
-        raise SystemExit(int(ExitStatus.USAGE)) from None
+        return ExitStatus.USAGE
     checker = Checker(record_mapper(settings))
     as_json = output_format == "json"
     now = time.time()
@@ -137,4 +94,5 @@ def validate_command(files: tuple[str, ...], output_format: str, **options: Any)
                 report(checker.check_stream(stream, name, now))
     tally = checker.tally
     click.echo(summary_json(tally) if as_json else summary_text(tally))
-    raise SystemExit(0 if tally.all_valid else 1)
+    # 1 is validate's own "some line is bad", not ExitStatus.UNEXPECTED: see the epilog.
+    return ExitStatus.OK if tally.all_valid else 1

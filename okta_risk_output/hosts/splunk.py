@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from okta_risk_output.config.table import ENV
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED, Line
 from okta_risk_output.net import is_loopback_url
@@ -179,9 +180,9 @@ def settings_options(alert: SplunkAlert, environ: Mapping[str, str]) -> dict[str
     home = environ.get("SPLUNK_HOME")
     if home:
         state = os.path.join(home, "var", "lib", "okta-risk-output")
-        if not options["spool"] and not environ.get("OKTA_RISK_SPOOL"):
+        if not options["spool"] and not environ.get(ENV["spool"]):
             options["spool"] = os.path.join(state, "spool.db")
-        if not options["dead_letter"] and not environ.get("OKTA_RISK_DEAD_LETTER"):
+        if not options["dead_letter"] and not environ.get(ENV["dead_letter"]):
             options["dead_letter"] = os.path.join(state, "dead-letter.jsonl")
             os.makedirs(state, exist_ok=True)
     return options
