@@ -20,8 +20,8 @@ import click
 from okta_risk_output.cli.command import Command
 from okta_risk_output.cli.emulator_options import OPTIONS
 from okta_risk_output.cli.options import own_options
+from okta_risk_output.emulator.config import EmulatorConfig, OutageMode, RegisteredClient
 from okta_risk_output.emulator.server import Emulator
-from okta_risk_output.emulator.state import EmulatorConfig, OutageMode, RegisteredClient
 from okta_risk_output.units import Rate
 
 __all__ = ["emulator_command"]
@@ -100,7 +100,7 @@ def emulator_command(
 
 def _new_client(directory: Path) -> None:
     # Imported here: key generation needs cryptography, which nothing else here does.
-    from okta_risk_output.emulator.oauth import new_client
+    from okta_risk_output.emulator.clients import new_client
 
     try:
         client_id = new_client(directory)

@@ -13,7 +13,7 @@ import click
 
 from okta_risk_output.config import parsers
 from okta_risk_output.config.table import Setting
-from okta_risk_output.emulator.state import RegisteredClient, check_statuses, normalize_ip
+from okta_risk_output.emulator.config import RegisteredClient, check_statuses, normalize_ip
 from okta_risk_output.units import parse_duration, parse_rate
 
 __all__ = ["OPTIONS"]

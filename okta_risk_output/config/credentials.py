@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from okta_risk_output.config.table import ENV
 from okta_risk_output.config.values import Values
 from okta_risk_output.errors import ConfigError
-from okta_risk_output.okta.auth import Secret
+from okta_risk_output.okta.secret import Secret
 
 if TYPE_CHECKING:
     from okta_risk_output.okta.oauth import OAuthSettings

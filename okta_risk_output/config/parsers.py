@@ -130,7 +130,7 @@ def log_level(value: str) -> str | None:
 
 def overflow_policy(value: str) -> str | None:
     # Imported here: the spool (sqlite3 and all) is not needed to build --help.
-    from okta_risk_output.spool.sqlite import OVERFLOW_POLICIES
+    from okta_risk_output.spool.store import OVERFLOW_POLICIES
 
     if not value:
         return None

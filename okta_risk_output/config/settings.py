@@ -24,8 +24,8 @@ from okta_risk_output.intake.profiles import Profile, load_profile
 from okta_risk_output.intake.records import RecordMapper
 from okta_risk_output.intake.validation import Validator
 from okta_risk_output.net import is_loopback
-from okta_risk_output.okta.auth import Secret
-from okta_risk_output.spool.sqlite import SpoolPolicy
+from okta_risk_output.okta.secret import Secret
+from okta_risk_output.spool.store import SpoolPolicy
 from okta_risk_output.units import Rate
 
 if TYPE_CHECKING:

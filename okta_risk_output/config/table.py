@@ -1,5 +1,5 @@
 """Every setting, declared once: its flag, environment variable, default, parser and help.
-Longer than 400 lines on purpose: it is one table, an entry per setting (over 40 of them),
+Longer than 400 lines: on purpose, it is one table, an entry per setting (over 40 of them),
 so that each setting is in one place.
 
 This is where to look for "where is --linger defined, parsed, documented". From this table

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from okta_risk_output.emulator.claims import CLOCK_SKEW, SIGNATURE_ONLY, SpentIds, number
-from okta_risk_output.emulator.clients import Client, load_clients, new_client
+from okta_risk_output.emulator.clients import Client, load_clients
 from okta_risk_output.emulator.config import RISK_EVENTS_SCOPE, Clock, EmulatorConfig
 from okta_risk_output.emulator.dpop import Nonces, ProofChecker
 from okta_risk_output.emulator.messages import (
@@ -36,10 +36,6 @@ from okta_risk_output.emulator.messages import (
 )
 
 __all__ = ["ASSERTION_MAX_LIFETIME", "ASSERTION_TYPE", "AuthorizationServer"]
-# Re-exported from clients.py only because cli/emulator.py imports it from here; once it
-# imports it from `okta_risk_output.emulator`, drop this line and new_client from the import
-# above.
-__all__ += ["new_client"]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_MAX_LIFETIME = 3600.0

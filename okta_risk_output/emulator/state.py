@@ -21,18 +21,12 @@ from typing import Any
 from okta_risk_output.emulator.config import (
     Clock,
     EmulatorConfig,
-    OutageMode,
-    RegisteredClient,
     check_statuses,
     normalize_ip,
 )
 from okta_risk_output.emulator.messages import RateInfo
 
 __all__ = ["Admission", "EmulatorState", "iso_ms"]
-# Re-exported from config.py only because cli/emulator.py imports them from here; once it
-# imports them from `okta_risk_output.emulator`, drop this line, and OutageMode and
-# RegisteredClient from the import above.
-__all__ += ["EmulatorConfig", "OutageMode", "RegisteredClient", "check_statuses", "normalize_ip"]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.intake.reader import KEEP_OF_OVERSIZED, Line
 from okta_risk_output.net import is_loopback_url
 from okta_risk_output.okta.answers import json_object
-from okta_risk_output.okta.auth import Secret
+from okta_risk_output.okta.secret import Secret
 from okta_risk_output.okta.session import HeaderRefused, bounded_request, new_session
 from okta_risk_output.units import parse_duration
 

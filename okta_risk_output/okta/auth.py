@@ -15,10 +15,9 @@ from typing import Any, Literal, Protocol
 import requests
 from requests.auth import AuthBase
 
-# Re-exported: Secret lived here before secret.py, and callers still import it from here.
 from okta_risk_output.okta.secret import Secret
 
-__all__ = ["AccessToken", "OAuthAuth", "OktaAuth", "Secret", "SswsAuth", "TokenSource"]
+__all__ = ["AccessToken", "OAuthAuth", "OktaAuth", "SswsAuth", "TokenSource"]
 
 
 @dataclass(frozen=True)

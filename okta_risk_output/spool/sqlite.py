@@ -49,11 +49,9 @@ from okta_risk_output.spool import (
 from okta_risk_output.spool.holders import holder_is_dead, new_lease_id
 from okta_risk_output.spool.signals import Signal
 from okta_risk_output.spool.sqlite_rows import bump
-from okta_risk_output.spool.store import OVERFLOW_POLICIES, Lease, PutResult, SpoolPolicy, Store
+from okta_risk_output.spool.store import Lease, PutResult, SpoolPolicy, Store
 
-# SpoolPolicy and OVERFLOW_POLICIES belong to any backend (store.py); they are named here
-# too because config/settings.py imports them from here.
-__all__ = ["OVERFLOW_POLICIES", "Spool", "SpoolPolicy"]
+__all__ = ["Spool"]
 
 
 class Spool:

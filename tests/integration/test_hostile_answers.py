@@ -28,10 +28,11 @@ from okta_risk_output.delivery.retry import Action, classify
 from okta_risk_output.errors import ConfigError, ExitStatus, OAuthError
 from okta_risk_output.hosts.splunk import SplunkAlert, fetch_secret
 from okta_risk_output.observe.logs import setup_logging
-from okta_risk_output.okta.auth import OAuthAuth, Secret, SswsAuth
+from okta_risk_output.okta.auth import OAuthAuth, SswsAuth
 from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.okta.keys import SigningKey
 from okta_risk_output.okta.oauth import OAuthSettings, TokenClient, TokenEndpointUnavailable
+from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper, Source
 
 EVENTS = [{"subjects": [{"ip": "203.0.113.7", "riskLevel": "HIGH", "message": "spray"}]}]

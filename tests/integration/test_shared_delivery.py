@@ -23,8 +23,9 @@ from conftest import TOKEN, FakeClock, emulator, make_settings
 
 from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.okta.auth import Secret, SswsAuth
+from okta_risk_output.okta.auth import SswsAuth
 from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper
 from okta_risk_output.spool.sqlite import Spool
 

@@ -22,8 +22,9 @@ from conftest import FakeClock, make_settings
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
-from okta_risk_output.okta.auth import Secret, SswsAuth
+from okta_risk_output.okta.auth import SswsAuth
 from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.units import parse_rate

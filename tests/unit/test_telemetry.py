@@ -19,8 +19,9 @@ from okta_risk_output.delivery.ratelimit import read_budget
 from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.prometheus import Telemetry, TextfileWriter
-from okta_risk_output.okta.auth import Secret, SswsAuth
+from okta_risk_output.okta.auth import SswsAuth
 from okta_risk_output.okta.client import OktaClient
+from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.units import parse_rate
 
