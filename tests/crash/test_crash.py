@@ -18,16 +18,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
+from okta_risk_output.emulator import Emulator
+from tests.support import TOKEN, accepted_total, emulator
 
-TOKEN = "crash-token"
 ROUNDS = 10
 SLICE = 300
 
@@ -53,18 +51,6 @@ def start(
     )
 
 
-def accepted_total(tmp_path: Path) -> int:
-    path = tmp_path / "spool.db"
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path, timeout=30) as db:
-        try:
-            row = db.execute("SELECT value FROM totals WHERE name = 'accepted'").fetchone()
-        except sqlite3.OperationalError:
-            return 0  # killed before the schema existed
-    return int(row[0]) if row else 0
-
-
 def delivered_seqs(emu: Emulator) -> Counter[int]:
     return Counter(
         int(s["message"].split()[1])
@@ -74,13 +60,7 @@ def delivered_seqs(emu: Emulator) -> Counter[int]:
     )
 
 
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.01)
-    with Emulator(config) as running:
-        yield running
-
-
+@pytest.mark.emulator(latency=0.01)
 def test_kill_9_at_random_moments_loses_nothing_accepted(tmp_path: Path, emu: Emulator) -> None:
     rng = random.Random(20261127)
     must_arrive: set[int] = set()
@@ -93,7 +73,7 @@ def test_kill_9_at_random_moments_loses_nothing_accepted(tmp_path: Path, emu: Em
         time.sleep(rng.uniform(0.2, 1.2))  # the kill's moment is the test input, not a wait
         process.kill()
         process.wait(30)
-        after = accepted_total(tmp_path)
+        after = accepted_total(tmp_path / "spool.db")
         must_arrive.update(range(first, first + (after - before)))
         before = after
     # Restart on the same spool, with no new input: everything accepted gets delivered.
@@ -109,8 +89,7 @@ def test_kill_9_at_random_moments_loses_nothing_accepted(tmp_path: Path, emu: Em
 
 
 def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: Path) -> None:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    with Emulator(config) as stalled:
+    with emulator(latency=30.0) as stalled:
         process = start(
             tmp_path,
             stalled.url,
@@ -144,8 +123,7 @@ def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: 
 
 
 def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    with Emulator(config) as stalled:
+    with emulator(latency=30.0) as stalled:
         process = start(
             tmp_path,
             stalled.url,
@@ -182,8 +160,7 @@ def test_two_drain_processes_on_one_spool_deliver_each_event_once(tmp_path: Path
     queued = start(tmp_path, "http://127.0.0.1:9", "enqueue", stdin=subprocess.PIPE)
     _, stderr = queued.communicate(lines, timeout=60)
     assert queued.returncode == 0, stderr.decode()
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.005)
-    with Emulator(config) as emu:
+    with emulator(latency=0.005) as emu:
         drains = [
             start(
                 tmp_path,

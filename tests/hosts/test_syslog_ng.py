@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hostkit import (
+
+from okta_risk_output.emulator import Emulator
+from tests.hosts.hostkit import (
     FAST,
-    TOKEN,
     Daemon,
     Plugin,
-    accepted_total,
     all_arrived,
     arrived,
     clean_env,
@@ -33,18 +33,10 @@ from hostkit import (
     seq_line,
     standard_replacements,
     syslog_ng,
-    wait_until,
 )
+from tests.support import accepted_total, wait_until
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.02)
-    with Emulator(config) as running:
-        yield running
+pytestmark = pytest.mark.emulator(latency=0.02)  # for the `emu` fixture
 
 
 @dataclass

@@ -17,28 +17,19 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import FakeClock, make_settings
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.okta.auth import Secret, SswsAuth
 from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.units import parse_rate
+from tests.support import TOKEN, FakeClock, emulator, make_settings, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_logs"
-TOKEN = "test-token"
-FAST = parse_rate("100000/s")
 POISON = "198.51.100.66"
-
-
-def emulator(**config: Any) -> Emulator:
-    config.setdefault("api_token", TOKEN)
-    config.setdefault("rate", FAST)
-    return Emulator(EmulatorConfig(**config))
 
 
 def signal_lines(count: int, *, poison_at: int | None = None) -> bytes:
@@ -162,8 +153,7 @@ def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_pa
 def test_429_waits_until_reset_by_the_servers_date(tmp_path: Path) -> None:
     frozen = 1_800_000_000.0
     clock = FakeClock()
-    config = EmulatorConfig(api_token=TOKEN, rate=FAST, window_seconds=10.0, script=(429,))
-    with Emulator(config, clock=lambda: frozen) as emu:
+    with emulator(clock=lambda: frozen, window_seconds=10.0, script=(429,)) as emu:
         client = RecordingClient(emu.url, clock)
         status, shipper = ship(tmp_path, emu.url, signal_lines(5), clock=clock, client=client)
         assert emu.state.stats()["subjects"] == 5
@@ -283,10 +273,13 @@ def test_a_partial_batch_goes_out_after_linger_while_input_stays_open(tmp_path: 
         with os.fdopen(write_end, "wb") as writer:
             writer.write(signal_lines(1))
             writer.flush()
-            got_it = _wait_for(lambda: emu.state.stats()["subjects"] == 1)
+            wait_until(
+                lambda: emu.state.stats()["subjects"] == 1,
+                10,
+                "the lone event to be sent while the input stays open",
+            )
         worker.join(10)
         shipper.close()
-    assert got_it, "the lone event was not sent while the input stayed open"
     assert result == [ExitStatus.OK]
 
 
@@ -304,7 +297,7 @@ def test_shutdown_leaves_what_is_undelivered_in_the_spool(tmp_path: Path) -> Non
         with os.fdopen(write_end, "wb") as writer:
             writer.write(signal_lines(3))
             writer.flush()
-            assert _wait_for(lambda: emu.state.stats()["requests"] >= 1)
+            wait_until(lambda: emu.state.stats()["requests"] >= 1, 10, "a request")
             stop.set()
             worker.join(10)
     assert result == [ExitStatus.OK]
@@ -366,17 +359,6 @@ def test_enqueue_then_drain(tmp_path: Path) -> None:
         status, shipper = ship(tmp_path, emu.url, b"", mode="drain")
         assert emu.state.stats()["subjects"] == 30
     assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 30
-
-
-def _wait_for(condition: Any, timeout: float = 10.0) -> bool:
-    """Poll a condition with a bound: waiting for an effect, not sleeping for timing."""
-    done = threading.Event()
-    deadline = SystemClock().monotonic() + timeout
-    while SystemClock().monotonic() < deadline:
-        if condition():
-            return True
-        done.wait(0.02)
-    return False
 
 
 def test_an_outage_for_the_whole_input_loses_nothing_across_restarts(tmp_path: Path) -> None:
