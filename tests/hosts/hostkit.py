@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from okta_risk_output.emulator import Emulator
-from tests.support import TOKEN
+from tests.support import TOKEN, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).parent / "okta-risk-output"
@@ -97,6 +97,15 @@ class Plugin:
 
     def started(self) -> list[int]:
         return [int(p) for p in self.pids.read_text().split()] if self.pids.exists() else []
+
+    def wait_all_gone(self, timeout: float = 30.0) -> None:
+        """Until every program started so far has exited, and so has written all it logs. A
+        host may exit before its program: syslog-ng only sends SIGTERM at its stop."""
+        wait_until(
+            lambda: all(is_gone(pid) for pid in self.started()),
+            timeout,
+            lambda: f"the programs to exit: {[p for p in self.started() if not is_gone(p)]}",
+        )
 
 
 def plugin(directory: Path, *args: str) -> Plugin:

@@ -416,12 +416,16 @@ def test_a_full_spool_follows_its_overflow_policy_and_counts_it(
     assert "spool full" in logs.getvalue()
 
 
-def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path) -> None:
+def test_the_block_policy_holds_intake_until_delivery_makes_room(
+    tmp_path: Path, clock: FakeClock, logs: io.StringIO
+) -> None:
+    # Intake polls for room every 0.5 s: on the fake clock, so no poll waits for real.
     with emulator() as emu:
         status, shipper = ship(
             tmp_path,
             emu.url,
             signal_lines(60),
+            clock=clock,
             spool_max_events="5",
             overflow="block",
             max_events_per_request="5",
@@ -431,6 +435,7 @@ def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path)
     counts = shipper.counters.snapshot()
     assert status is ExitStatus.OK
     assert (counts["spooled"], counts["refused"], counts["evicted"]) == (60, 0, 0)
+    assert "intake waits for delivery to make room (block policy)" in logs.getvalue()
 
 
 def test_lines_that_broke_json_or_the_dead_letter_file_cost_only_themselves(
