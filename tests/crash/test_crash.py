@@ -5,6 +5,11 @@ transaction committed; the spool's `accepted` total is written in that same tran
 and intake commits lines in file order, so after a kill the accepted lines of a round are
 exactly the first `accepted` lines of its slice. Each of those must reach the emulator at
 least once, whatever moment the process died at; duplicates are counted, not forbidden.
+
+The moments are chosen by what the test has seen, not by the wall clock (which, on a
+loaded machine, could come before the program had even started): each kill comes after
+the round's first accepted line and a random number of its requests, while most of its
+slice is still to be sent.
 """
 
 from __future__ import annotations
@@ -18,18 +23,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
+from okta_risk_output.emulator import Emulator
+from tests.support import TOKEN, accepted_total, emulator, wait_until
 
-TOKEN = "crash-token"
 ROUNDS = 10
 SLICE = 300
+SMALL_REQUESTS = ["--max-events-per-request", "2", "--max-subjects-per-event", "5"]
+"""10 signals a request: a slice takes 30 requests (of 10 ms each, the emulator's latency)."""
+KILL_WITHIN = 25
+"""A round is killed after at most this many of its requests: before its slice is all sent."""
 
 
 def seq_line(n: int) -> str:
@@ -53,16 +61,25 @@ def start(
     )
 
 
-def accepted_total(tmp_path: Path) -> int:
-    path = tmp_path / "spool.db"
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path, timeout=30) as db:
-        try:
-            row = db.execute("SELECT value FROM totals WHERE name = 'accepted'").fetchone()
-        except sqlite3.OperationalError:
-            return 0  # killed before the schema existed
-    return int(row[0]) if row else 0
+def live_signals(spool: Path) -> int:
+    """Signals accepted and not yet settled (sent or not, their 202 not recorded)."""
+    with sqlite3.connect(spool, timeout=30) as db:
+        return int(db.execute("SELECT count(*) FROM signals").fetchone()[0])
+
+
+def kill_point(
+    process: subprocess.Popen[bytes], emu: Emulator, spool: Path, accepted: int, requests: int
+) -> Callable[[], bool]:
+    """More than `accepted` lines in the spool, and `requests` requests seen by the emulator,
+    while the process still runs."""
+
+    def reached() -> bool:
+        if process.poll() is not None:
+            _, stderr = process.communicate()
+            raise AssertionError(f"the run ended before its kill: {stderr.decode()}")
+        return accepted_total(spool) > accepted and emu.state.stats()["requests"] >= requests
+
+    return reached
 
 
 def delivered_seqs(emu: Emulator) -> Counter[int]:
@@ -74,26 +91,29 @@ def delivered_seqs(emu: Emulator) -> Counter[int]:
     )
 
 
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.01)
-    with Emulator(config) as running:
-        yield running
-
-
+@pytest.mark.emulator(latency=0.01)
 def test_kill_9_at_random_moments_loses_nothing_accepted(tmp_path: Path, emu: Emulator) -> None:
     rng = random.Random(20261127)
+    spool = tmp_path / "spool.db"
     must_arrive: set[int] = set()
+    outstanding: list[int] = []
     before = 0
     for round_no in range(ROUNDS):
         slice_file = tmp_path / f"slice{round_no}.jsonl"
         first = round_no * SLICE
         slice_file.write_text("".join(seq_line(n) + "\n" for n in range(first, first + SLICE)))
-        process = start(tmp_path, emu.url, "run", "--linger", "0.01s", str(slice_file))
-        time.sleep(rng.uniform(0.2, 1.2))  # the kill's moment is the test input, not a wait
-        process.kill()
-        process.wait(30)
-        after = accepted_total(tmp_path)
+        # The kill's moment is the test input: after the k-th request of this round.
+        sent = emu.state.stats()["requests"] + rng.randrange(KILL_WITHIN)
+        process = start(
+            tmp_path, emu.url, "run", "--linger", "0.01s", *SMALL_REQUESTS, str(slice_file)
+        )
+        try:
+            wait_until(kill_point(process, emu, spool, before, sent), 60, f"round {round_no}")
+        finally:
+            process.kill()
+            process.wait(30)
+        after = accepted_total(spool)
+        outstanding.append(live_signals(spool))
         must_arrive.update(range(first, first + (after - before)))
         before = after
     # Restart on the same spool, with no new input: everything accepted gets delivered.
@@ -102,15 +122,16 @@ def test_kill_9_at_random_moments_loses_nothing_accepted(tmp_path: Path, emu: Em
     assert final.returncode == 0, stderr.decode()
     arrived = delivered_seqs(emu)
     assert must_arrive, "no round accepted anything: the kills came too early to test much"
+    assert any(outstanding), "every kill came after all was delivered: nothing was at stake"
     missing = must_arrive - set(arrived)
     assert not missing, f"{len(missing)} accepted events never arrived, e.g. {sorted(missing)[:5]}"
     duplicates = sum(count - 1 for count in arrived.values() if count > 1)
     print(f"{len(must_arrive)} accepted over {ROUNDS} kills; {duplicates} duplicate deliveries")
+    print(f"undelivered at each kill: {outstanding}")
 
 
 def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: Path) -> None:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    with Emulator(config) as stalled:
+    with emulator(latency=30.0) as stalled:
         process = start(
             tmp_path,
             stalled.url,
@@ -124,9 +145,7 @@ def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: 
         assert process.stdin is not None
         process.stdin.write(("\n".join(seq_line(n) for n in range(50)) + "\n").encode())
         process.stdin.flush()
-        deadline = time.monotonic() + 30
-        while stalled.state.stats()["requests"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)  # polling for the request to be in flight, bounded
+        wait_until(lambda: stalled.state.stats()["requests"] > 0, 30, "a request in flight")
         signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
@@ -144,8 +163,7 @@ def test_sigterm_with_a_stalled_org_exits_within_the_shutdown_timeout(tmp_path: 
 
 
 def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    with Emulator(config) as stalled:
+    with emulator(latency=30.0) as stalled:
         process = start(
             tmp_path,
             stalled.url,
@@ -159,9 +177,7 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
         assert process.stdin is not None
         process.stdin.write((seq_line(1) + "\n").encode())
         process.stdin.flush()
-        deadline = time.monotonic() + 30
-        while stalled.state.stats()["requests"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: stalled.state.stats()["requests"] > 0, 30, "a request in flight")
         process.send_signal(signal.SIGTERM)
         assert process.stderr is not None
         seen = []
@@ -182,8 +198,7 @@ def test_two_drain_processes_on_one_spool_deliver_each_event_once(tmp_path: Path
     queued = start(tmp_path, "http://127.0.0.1:9", "enqueue", stdin=subprocess.PIPE)
     _, stderr = queued.communicate(lines, timeout=60)
     assert queued.returncode == 0, stderr.decode()
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.005)
-    with Emulator(config) as emu:
+    with emulator(latency=0.005) as emu:
         drains = [
             start(
                 tmp_path,

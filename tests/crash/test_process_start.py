@@ -13,13 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
+from tests.support import TOKEN, emulator, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "start-token"
 BAD_AND_GOOD = b'not json\n{"ip": "203.0.113.5", "riskLevel": "HIGH"}\n'
 
 
@@ -54,8 +51,7 @@ def dead_letter_lines(tmp_path: Path) -> list[str]:
 def test_a_closed_stderr_never_turns_messages_into_dead_letters(tmp_path: Path) -> None:
     """Started with `2>&-`: fd 2 must not become the dead-letter file. The second SIGTERM's
     message, written straight to fd 2, shows where fd 2 points."""
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    with Emulator(config) as stalled:
+    with emulator(latency=30.0) as stalled:
         argv = command(tmp_path, "run", "--linger", "0s", "--shutdown-timeout", "60s")
         process = subprocess.Popen(
             with_closed(2, argv),

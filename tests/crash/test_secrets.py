@@ -14,9 +14,9 @@ from pathlib import Path
 
 import requests
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig, RegisteredClient, new_client
+from okta_risk_output.emulator import RegisteredClient, new_client
 from okta_risk_output.okta.keys import jwk_thumbprint, read_private_key_file
-from okta_risk_output.units import parse_rate
+from tests.support import emulator
 
 API_TOKEN = "00SSWS-secret-token-value-for-the-scan"
 POISON = "198.51.100.66"
@@ -69,13 +69,9 @@ def everything_written(tmp_path: Path, done: subprocess.CompletedProcess[bytes])
 
 
 def test_ssws_secret_never_written(tmp_path: Path) -> None:
-    config = EmulatorConfig(
-        api_token=API_TOKEN,
-        rate=parse_rate("1000/s"),
-        script=(503, 429),
-        reject_ips=frozenset({POISON}),
-    )
-    with Emulator(config) as emu:
+    with emulator(
+        api_token=API_TOKEN, rate="1000/s", script=(503, 429), reject_ips=frozenset({POISON})
+    ) as emu:
         done = run(tmp_path, {"OKTA_ORG_URL": emu.url, "OKTA_API_TOKEN": API_TOKEN})
         assert emu.state.stats()["subjects"] == 11
     assert done.returncode == 0, done.stderr.decode()
@@ -87,15 +83,15 @@ def test_oauth_with_dpop_delivers_renews_and_writes_no_secret(tmp_path: Path) ->
     key_file = tmp_path / "app" / "private_key.pem"
     key = read_private_key_file(key_file)
     jwk = key.public_jwk() | {"kid": jwk_thumbprint(key.public_jwk())}
-    config = EmulatorConfig(
-        rate=parse_rate("1000/s"),
+    cache = tmp_path / "token.json"
+    with emulator(
+        api_token=None,  # OAuth only
+        rate="1000/s",
         clients=(RegisteredClient(client_id, (jwk,)),),
         require_dpop=True,
         script=(503,),
         reject_ips=frozenset({POISON}),
-    )
-    cache = tmp_path / "token.json"
-    with Emulator(config) as emu:
+    ) as emu:
         env = {"OKTA_ORG_URL": emu.url, "OKTA_CLIENT_ID": client_id}
         first = run(tmp_path, env, "--private-key-file", str(key_file), "--token-cache", str(cache))
         assert first.returncode == 0, first.stderr.decode()

@@ -1,9 +1,9 @@
 """Helpers for tests/hosts: numbered signals and the emulator as oracle, the real hosts found
 (or installed by scripts/install-hosts.sh, or the test skipped with the reason), the
-shipped configurations with test paths substituted, and bounded polling.
+shipped configurations with test paths substituted, and the plugin as a host starts it.
 
-Not a conftest.py: tests elsewhere import the root conftest by name, which a second
-conftest.py would shadow.
+What every test shares (the emulator factory and its TOKEN, wait_until, accepted_total) is
+in tests/support.py; the `emu` fixture in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import accepted_total  # noqa: F401 - the host tests import it from here
 
 from okta_risk_output.emulator import Emulator
+from tests.support import TOKEN, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "hosts-test-token"
 PROGRAM = Path(sys.executable).parent / "okta-risk-output"
 """The installed console script, as hosts run it (a path, not `python -m`)."""
 HOSTS_DIR = Path(os.environ.get("OKTA_RISK_HOSTS_DIR") or ROOT / ".hosts")
@@ -70,17 +69,6 @@ def subjects(emu: Emulator) -> list[dict[str, Any]]:
     return [s for r in emu.state.requests() for e in r["events"] for s in e["subjects"]]
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
-    """Poll for an effect, never longer than `timeout`; `what` may be computed at failure."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"waited {timeout:g}s for {what if isinstance(what, str) else what()}"
-            )
-        time.sleep(0.05)
-
-
 def all_arrived(emu: Emulator, numbers: Iterable[int]) -> Callable[[], bool]:
     wanted = set(numbers)
     return lambda: wanted <= set(arrived(emu))
@@ -109,6 +97,15 @@ class Plugin:
 
     def started(self) -> list[int]:
         return [int(p) for p in self.pids.read_text().split()] if self.pids.exists() else []
+
+    def wait_all_gone(self, timeout: float = 30.0) -> None:
+        """Until every program started so far has exited, and so has written all it logs. A
+        host may exit before its program: syslog-ng only sends SIGTERM at its stop."""
+        wait_until(
+            lambda: all(is_gone(pid) for pid in self.started()),
+            timeout,
+            lambda: f"the programs to exit: {[p for p in self.started() if not is_gone(p)]}",
+        )
 
 
 def plugin(directory: Path, *args: str) -> Plugin:

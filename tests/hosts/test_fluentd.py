@@ -10,27 +10,9 @@ import json
 import re
 import shlex
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from hostkit import (
-    FAST,
-    TOKEN,
-    Plugin,
-    accepted_total,
-    all_arrived,
-    arrived,
-    clean_env,
-    integration,
-    plugin,
-    seq_line,
-    seq_signal,
-    standard_replacements,
-    wait_until,
-)
-
-from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.hosts.fluentd import (
     ChunkFormat,
@@ -39,13 +21,19 @@ from okta_risk_output.hosts.fluentd import (
     chunk_lines,
     fluentd_exit_code,
 )
-from okta_risk_output.units import parse_rate
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"))) as running:
-        yield running
+from tests.hosts.hostkit import (
+    FAST,
+    Plugin,
+    all_arrived,
+    arrived,
+    clean_env,
+    integration,
+    plugin,
+    seq_line,
+    seq_signal,
+    standard_replacements,
+)
+from tests.support import accepted_total, emulator, wait_until
 
 
 class OutExec:
@@ -149,7 +137,7 @@ def test_a_chunk_the_spool_cannot_hold_is_retried_and_only_its_rest_is_taken(
 
 
 def test_okta_refusing_the_credential_still_commits_the_spooled_chunk(tmp_path: Path) -> None:
-    with Emulator(EmulatorConfig(api_token="another-token", rate=parse_rate("1000/s"))) as emu:
+    with emulator(api_token="another-token", rate="1000/s") as emu:
         fluentd = OutExec(tmp_path, emu)
         done = fluentd.flush(fluentd.chunk("5f2c0a1b2c3d4e63", json_chunk(range(5))))
     assert done.returncode == 0, done.stderr

@@ -10,15 +10,12 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from hostkit import (
+from okta_risk_output.emulator import Emulator
+from tests.hosts.hostkit import (
     FAST,
-    TOKEN,
     Plugin,
-    accepted_total,
     all_arrived,
     arrived,
     clean_env,
@@ -27,17 +24,8 @@ from hostkit import (
     plugin,
     seq_line,
     standard_replacements,
-    wait_until,
 )
-
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"))) as running:
-        yield running
+from tests.support import accepted_total, wait_until
 
 
 class Pipe:

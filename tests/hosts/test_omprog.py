@@ -8,24 +8,15 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-import pytest
-from hostkit import FAST, PROGRAM, TOKEN, accepted_total, arrived, clean_env, seq_line, wait_until
-
-from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator import Emulator
 from okta_risk_output.hosts.omprog import OmprogSession, Replies
 from okta_risk_output.intake.loop import LineOutcome
 from okta_risk_output.intake.reader import Line
-from okta_risk_output.units import parse_rate
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"))) as running:
-        yield running
+from tests.hosts.hostkit import FAST, PROGRAM, arrived, clean_env, seq_line
+from tests.support import TOKEN, accepted_total, emulator, wait_until
 
 
 class Omprog:
@@ -117,8 +108,7 @@ def test_transactions_answer_defer_commit_and_store_at_the_commit(
 
 
 def _stalled(tmp_path: Path) -> tuple[Emulator, Omprog]:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    stalled = Emulator(config).__enter__()
+    stalled = emulator(latency=30.0).__enter__()
     omprog = Omprog(tmp_path, stalled.url, "--linger", "0s")
     assert omprog.answer() == "OK"
     for n in range(5):

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hostkit import (
+
+from okta_risk_output.emulator import Emulator
+from tests.hosts.hostkit import (
     FAST,
-    TOKEN,
     Daemon,
     Plugin,
     all_arrived,
@@ -35,18 +36,10 @@ from hostkit import (
     send_syslog,
     seq_line,
     standard_replacements,
-    wait_until,
 )
+from tests.support import emulator, wait_until
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.02)
-    with Emulator(config) as running:
-        yield running
+pytestmark = pytest.mark.emulator(latency=0.02)  # for the `emu` fixture
 
 
 @dataclass
@@ -148,8 +141,7 @@ def test_transactions_confirm_whole_batches(tmp_path: Path, emu: Emulator) -> No
 def test_a_full_spool_is_refused_then_retried_by_rsyslog(tmp_path: Path) -> None:
     """With reject-new and a spool of 5, messages beyond it get an error answer; rsyslog
     keeps them in its queue and resends until delivery has made room."""
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.02)
-    with Emulator(config) as emu:
+    with emulator(latency=0.02) as emu:
         # Okta is down at first: nothing leaves the spool, so it fills.
         emu.state.script([503] * 3)
         args = ("--spool-max-events", "5", "--overflow", "reject-new", "--max-backoff", "1s")

@@ -7,19 +7,13 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import make_settings
-from hostkit import arrived, seq_line
-
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.intake.loop import Intake, LineOutcome
 from okta_risk_output.intake.reader import Line
 from okta_risk_output.shipper import Shipper
-from okta_risk_output.units import parse_rate
-
-MAKE_SETTINGS_TOKEN = "test-token"
-"""The token tests/conftest.py's make_settings puts in the environment."""
+from tests.hosts.hostkit import arrived, seq_line
+from tests.support import emulator, make_settings
 
 
 def _lines(numbers: range) -> list[Line]:
@@ -27,8 +21,7 @@ def _lines(numbers: range) -> list[Line]:
 
 
 def test_the_feed_sees_durable_outcomes_and_everything_is_delivered(tmp_path: Path) -> None:
-    config = EmulatorConfig(api_token=MAKE_SETTINGS_TOKEN, rate=parse_rate("100000/s"))
-    with Emulator(config) as emu:
+    with emulator() as emu:
         settings = make_settings(tmp_path, emu.url, rate_limit="1000/s", linger="50ms")
         shipper = Shipper(settings, clock=SystemClock())
         outcomes: list[LineOutcome] = []

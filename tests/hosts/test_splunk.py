@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostkit import PROGRAM, ROOT, TOKEN, arrived, clean_env, seq_ip, subjects
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.hosts.splunk import (
     AlertSettings,
@@ -32,19 +31,14 @@ from okta_risk_output.hosts.splunk import (
     row_records,
     splunk_exit_code,
 )
-from okta_risk_output.units import parse_rate
+from tests.hosts.hostkit import PROGRAM, ROOT, arrived, clean_env, seq_ip, subjects
+from tests.support import TOKEN, emulator
 
 SCRIPT = ROOT / "integrations" / "splunk" / "bin" / "okta_risk.py"
 SESSION_KEY = "a8f0e-fake-session-key"
 SID = "scheduler__admin__search__RMD5a1b2c3d4e5f6a7b8_at_1795774500_42"
 SEARCH = "Password spray by source"
 COLUMNS = ["_time", "src_ip", "risk_level", "message", "count", "__mv_src_ip", "__mv_risk_level"]
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"))) as running:
-        yield running
 
 
 class Splunkd:
@@ -313,8 +307,7 @@ def test_the_deadline_ends_the_run_and_the_next_run_sends_the_rest(
     tmp_path: Path, splunkd: Splunkd
 ) -> None:
     home = splunk_home(tmp_path)
-    stalled_config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"), latency=30.0)
-    with Emulator(stalled_config) as stalled:
+    with emulator(rate="1000/s", latency=30.0) as stalled:
         stdin = payload(results(dispatch(home), ROWS[:3]), stalled.url, splunkd.uri, deadline="1s")
         status, stderr, took = execute(
             home, stdin, "--execute", env={"OKTA_RISK_SHUTDOWN_TIMEOUT": "1s"}
@@ -323,7 +316,7 @@ def test_the_deadline_ends_the_run_and_the_next_run_sends_the_rest(
     # Start-up, the 1 s deadline, then 1 s for the stalled request: far below maxtime.
     assert took < 10, f"took {took:.1f}s"
     assert any("left_in_spool=4" in line for line in stderr), stderr  # 3 rows, 4 addresses
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"))) as healthy:
+    with emulator(rate="1000/s") as healthy:
         rows = [{"_time": "1795774600", "src_ip": seq_ip(9), "risk_level": "low", "message": ""}]
         stdin = payload(results(dispatch(home), rows), healthy.url, splunkd.uri)
         status, stderr, _ = execute(home, stdin, "--execute")

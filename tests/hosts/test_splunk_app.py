@@ -10,10 +10,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-from hostkit import ROOT
-
 from okta_risk_output import __version__
 from okta_risk_output.hosts.splunk import APP, DEFAULTS
+from tests.hosts.hostkit import ROOT
 
 APP_DIR = ROOT / "integrations" / "splunk"
 

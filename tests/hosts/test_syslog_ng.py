@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hostkit import (
+
+from okta_risk_output.emulator import Emulator
+from tests.hosts.hostkit import (
     FAST,
-    TOKEN,
     Daemon,
     Plugin,
-    accepted_total,
     all_arrived,
     arrived,
     clean_env,
@@ -33,18 +33,10 @@ from hostkit import (
     seq_line,
     standard_replacements,
     syslog_ng,
-    wait_until,
 )
+from tests.support import accepted_total, wait_until
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=0.02)
-    with Emulator(config) as running:
-        yield running
+pytestmark = pytest.mark.emulator(latency=0.02)  # for the `emu` fixture
 
 
 @dataclass
@@ -133,16 +125,26 @@ def test_every_message_arrives_across_a_kill_of_the_child(tmp_path: Path, emu: E
 
 
 def test_a_restart_of_syslog_ng_loses_nothing_spooled(tmp_path: Path, emu: Emulator) -> None:
+    """At its stop syslog-ng sends the program SIGTERM, closes the program's input and exits
+    without waiting for it. So the program's summary may come after syslog-ng has gone, and
+    the program may see the end of its input before it handles the signal, and then deliver
+    at once, as at any end of input (both seen on a loaded machine). Hence the test waits for
+    the programs to exit before it reads their log, and the org refuses all requests during
+    the stop: only the spool can carry the signals across the restart."""
     with syslog_ng_instance(tmp_path, emu) as (run, daemons):
-        # A linger longer than the test: only the spool can carry these across the restart.
+        # A linger longer than the test: nothing is sent before the stop.
         run.plugin.set_args("--rate-limit", "1000/s", "--linger", "1h")
         daemons[0].stop()
+        run.plugin.wait_all_gone()  # so the summary below is the restarted program's
         restarted = run.start()
         send_syslog(run.port, (seq_line(n) for n in range(50)))
         wait_until(lambda: accepted_total(run.spool) >= 50, 30, lambda: f"50 spooled\n{_log(run)}")
         assert not arrived(emu)
+        emu.state.script([503] * 100)
         took = restarted.stop()
         assert took < 10, f"syslog-ng took {took:.1f}s to stop"
+        run.plugin.wait_all_gone()
+        emu.state.script([])
         assert "left_in_spool=50" in _log(run), _log(run)
         run.plugin.set_args(*FAST)
         run.start()

@@ -6,18 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
+from okta_risk_output.emulator import Emulator
+from tests.support import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).parent / "okta-risk-output"
-TOKEN = "canonical-ip-token"
+pytestmark = pytest.mark.emulator(rate="1000/s")  # for the `emu` fixture
 ONE_ADDRESS = ["2001:DB8::1", "2001:db8::1", "2001:0db8:0000:0000::0001"]
 
 
@@ -41,12 +40,6 @@ def program(tmp_path: Path, *args: str, stdin: bytes = b"", **env: str) -> Any:
 
 def lines(*records: dict[str, Any]) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"))) as running:
-        yield running
 
 
 def test_three_spellings_of_one_address_are_spooled_as_one_signal(tmp_path: Path) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator import Emulator
 from okta_risk_output.intake.validation import EVENT_SCHEMA, REQUEST_SCHEMA, load_schema
-from okta_risk_output.units import parse_rate
+from tests.support import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "cli-test-token"
+pytestmark = pytest.mark.emulator(rate="1000/s")  # for the `emu` fixture
 SIGNAL = b'{"ip": "203.0.113.5", "riskLevel": "HIGH", "message": "EDR C2 beacon"}\n'
 
 
@@ -44,12 +44,6 @@ def program(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -
         timeout=60,
         check=False,
     )
-
-
-@pytest.fixture
-def emu() -> Any:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"))) as running:
-        yield running
 
 
 def test_run_delivers_from_stdin_and_keeps_stdout_empty(tmp_path: Path, emu: Emulator) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import FakeClock, make_settings
 
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.delivery.retry import Action, classify
@@ -34,9 +33,9 @@ from okta_risk_output.okta.keys import SigningKey
 from okta_risk_output.okta.oauth import OAuthSettings, TokenClient, TokenEndpointUnavailable
 from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper, Source
+from tests.support import TOKEN, FakeClock, make_settings
 
 EVENTS = [{"subjects": [{"ip": "203.0.113.7", "riskLevel": "HIGH", "message": "spray"}]}]
-TOKEN = "test-token"  # what conftest.make_settings configures
 BOUND = 64 * 1024  # okta.answers.MAX_ANSWER_BYTES
 DEEP = b"[" * 100_000 + b"]" * 100_000
 CAP = 64 << 20

@@ -10,18 +10,16 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
+from okta_risk_output.emulator import Emulator
+from tests.support import TOKEN, emulator, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "lifecycle-token"
+pytestmark = pytest.mark.emulator(rate="1000/s")  # for the `emu` fixture
 
 
 def signals(count: int) -> bytes:
@@ -64,12 +62,6 @@ def run(
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"))) as running:
-        yield running
 
 
 # -- 12: --overflow block when delivery has stopped -----------------------------------------
@@ -123,10 +115,7 @@ def test_a_full_disk_under_the_dead_letter_file_exits_6_with_the_summary(
 
 def test_a_full_disk_under_dead_letters_from_okta_exits_6(tmp_path: Path) -> None:
     """The delivery side's dead-letter write (a 400 isolated by bisection) fails the same way."""
-    config = EmulatorConfig(
-        api_token=TOKEN, rate=parse_rate("1000/s"), reject_ips=frozenset({"203.0.113.10"})
-    )
-    with Emulator(config) as rejecting:
+    with emulator(rate="1000/s", reject_ips=frozenset({"203.0.113.10"})) as rejecting:
         done = run(
             tmp_path,
             rejecting.url,
@@ -166,8 +155,7 @@ def peak_rss_kib(pid: int) -> int:
 def test_sigterm_on_a_fast_input_stops_reading_and_memory_stays_bounded(tmp_path: Path) -> None:
     """A producer feeds lines as fast as a pipe goes; a request stalls, so after SIGTERM the
     process lives on for --shutdown-timeout, and its peak RSS is read until it exits."""
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), latency=30.0)
-    with Emulator(config) as stalled:
+    with emulator(latency=30.0) as stalled:
         producer = subprocess.Popen(
             [sys.executable, "-c", _PRODUCER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )

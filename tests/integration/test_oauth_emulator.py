@@ -19,7 +19,6 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from conftest import FakeClock
 
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.emulator import ENDPOINT, Emulator, EmulatorConfig, RegisteredClient
@@ -35,6 +34,7 @@ from okta_risk_output.okta.oauth import (
     TokenEndpointUnavailable,
 )
 from okta_risk_output.okta.secret import Secret
+from tests.support import FakeClock
 
 CLIENT_ID = "0oa1riskprovider17"
 EVENT = {"subjects": [{"ip": "203.0.113.7", "riskLevel": "HIGH", "message": "brute force"}]}

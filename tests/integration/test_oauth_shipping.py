@@ -14,12 +14,12 @@ import pytest
 
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.config.settings import build_settings
-from okta_risk_output.emulator import Emulator, EmulatorConfig, RegisteredClient, new_client
+from okta_risk_output.emulator import RegisteredClient, new_client
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.okta.keys import jwk_thumbprint, read_private_key_file
 from okta_risk_output.okta.session import user_agent
 from okta_risk_output.shipper import Shipper, Source
-from okta_risk_output.units import parse_rate
+from tests.support import emulator
 
 SIGNALS = b"".join(
     json.dumps({"ip": f"203.0.113.{n}", "riskLevel": "LOW"}).encode() + b"\n" for n in range(1, 6)
@@ -78,12 +78,12 @@ def test_a_refused_client_pauses_delivery_keeps_the_spool_and_exits_clearly(
         if scopes
         else RegisteredClient(client_id, (jwk,))
     )
-    config = EmulatorConfig(
-        rate=parse_rate("1000/s"),
+    with emulator(
+        api_token=None,  # OAuth only
+        rate="1000/s",
         clients=(registered,),
         disabled_clients=frozenset({client_id}) if client.get("disabled") else frozenset(),
-    )
-    with Emulator(config) as emu:
+    ) as emu:
         status, shipper = ship(tmp_path, emu.url, client_id, key_file)
         assert emu.state.stats()["subjects"] == 0
     assert status is expected

@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from okta_risk_output.emulator import Emulator, EmulatorConfig
-from okta_risk_output.units import parse_rate
+from tests.support import TOKEN, emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_logs"
-TOKEN = "cli-test-token"
 
 
 @pytest.fixture(autouse=True)
@@ -49,8 +47,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 def test_json_logs_and_metrics_after_a_run(tmp_path: Path) -> None:
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("1000/s"), script=(503,))
-    with Emulator(config) as emu:
+    with emulator(rate="1000/s", script=(503,)) as emu:
         done = program(
             "run",
             "--spool",

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_settings
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ConfigError, ExitStatus
 from okta_risk_output.shipper import Shipper, Source
-from okta_risk_output.units import parse_rate
+from tests.support import emulator, make_settings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 # From sample_logs/PROFILES.md, which the generator writes from each record's fate.
@@ -33,7 +31,7 @@ EXPECTED = {
 
 
 def run(tmp_path: Path, data: bytes | Path, **options: Any) -> tuple[ExitStatus, Shipper, Any]:
-    with Emulator(EmulatorConfig(api_token="test-token", rate=parse_rate("10000/s"))) as emu:
+    with emulator(rate="10000/s") as emu:
         settings = make_settings(tmp_path, emu.url, rate_limit="10000/s", **options)
         shipper = Shipper(settings, clock=SystemClock())
         stream = data.open("rb") if isinstance(data, Path) else io.BytesIO(data)

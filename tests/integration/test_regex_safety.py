@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import accepted_total
+
+from tests.support import accepted_total
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).parent / "okta-risk-output"

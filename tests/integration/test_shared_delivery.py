@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import TOKEN, FakeClock, emulator, make_settings
 
 from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
@@ -28,6 +27,7 @@ from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper
 from okta_risk_output.spool.sqlite import Spool
+from tests.support import TOKEN, FakeClock, emulator, make_settings
 
 
 def fill(path: Path, count: int, *, level: str = "LOW", now: float) -> None:

@@ -17,10 +17,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import FakeClock, make_settings
 
 from okta_risk_output.clock import SystemClock
-from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.okta.auth import SswsAuth
 from okta_risk_output.okta.client import OktaClient
@@ -28,18 +26,11 @@ from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper, Source
 from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.units import parse_rate
+from tests.support import TOKEN, FakeClock, emulator, make_settings, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_logs"
-TOKEN = "test-token"
-FAST = parse_rate("100000/s")
 POISON = "198.51.100.66"
-
-
-def emulator(**config: Any) -> Emulator:
-    config.setdefault("api_token", TOKEN)
-    config.setdefault("rate", FAST)
-    return Emulator(EmulatorConfig(**config))
 
 
 def signal_lines(count: int, *, poison_at: int | None = None) -> bytes:
@@ -163,8 +154,7 @@ def test_broken_lines_are_dead_lettered_with_every_reason_and_never_block(tmp_pa
 def test_429_waits_until_reset_by_the_servers_date(tmp_path: Path) -> None:
     frozen = 1_800_000_000.0
     clock = FakeClock()
-    config = EmulatorConfig(api_token=TOKEN, rate=FAST, window_seconds=10.0, script=(429,))
-    with Emulator(config, clock=lambda: frozen) as emu:
+    with emulator(clock=lambda: frozen, window_seconds=10.0, script=(429,)) as emu:
         client = RecordingClient(emu.url, clock)
         status, shipper = ship(tmp_path, emu.url, signal_lines(5), clock=clock, client=client)
         assert emu.state.stats()["subjects"] == 5
@@ -284,10 +274,13 @@ def test_a_partial_batch_goes_out_after_linger_while_input_stays_open(tmp_path: 
         with os.fdopen(write_end, "wb") as writer:
             writer.write(signal_lines(1))
             writer.flush()
-            got_it = _wait_for(lambda: emu.state.stats()["subjects"] == 1)
+            wait_until(
+                lambda: emu.state.stats()["subjects"] == 1,
+                10,
+                "the lone event to be sent while the input stays open",
+            )
         worker.join(10)
         shipper.close()
-    assert got_it, "the lone event was not sent while the input stayed open"
     assert result == [ExitStatus.OK]
 
 
@@ -305,7 +298,7 @@ def test_shutdown_leaves_what_is_undelivered_in_the_spool(tmp_path: Path) -> Non
         with os.fdopen(write_end, "wb") as writer:
             writer.write(signal_lines(3))
             writer.flush()
-            assert _wait_for(lambda: emu.state.stats()["requests"] >= 1)
+            wait_until(lambda: emu.state.stats()["requests"] >= 1, 10, "a request")
             stop.set()
             worker.join(10)
     assert result == [ExitStatus.OK]
@@ -369,17 +362,6 @@ def test_enqueue_then_drain(tmp_path: Path) -> None:
     assert status is ExitStatus.OK and shipper.counters.snapshot()["delivered"] == 30
 
 
-def _wait_for(condition: Any, timeout: float = 10.0) -> bool:
-    """Poll a condition with a bound: waiting for an effect, not sleeping for timing."""
-    done = threading.Event()
-    deadline = SystemClock().monotonic() + timeout
-    while SystemClock().monotonic() < deadline:
-        if condition():
-            return True
-        done.wait(0.02)
-    return False
-
-
 def test_an_outage_for_the_whole_input_loses_nothing_across_restarts(tmp_path: Path) -> None:
     clock = FakeClock()
     lines = signal_lines(60)
@@ -435,12 +417,16 @@ def test_a_full_spool_follows_its_overflow_policy_and_counts_it(
     assert "spool full" in logs.getvalue()
 
 
-def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path) -> None:
+def test_the_block_policy_holds_intake_until_delivery_makes_room(
+    tmp_path: Path, clock: FakeClock, logs: io.StringIO
+) -> None:
+    # Intake polls for room every 0.5 s: on the fake clock, so no poll waits for real.
     with emulator() as emu:
         status, shipper = ship(
             tmp_path,
             emu.url,
             signal_lines(60),
+            clock=clock,
             spool_max_events="5",
             overflow="block",
             max_events_per_request="5",
@@ -450,6 +436,7 @@ def test_the_block_policy_holds_intake_until_delivery_makes_room(tmp_path: Path)
     counts = shipper.counters.snapshot()
     assert status is ExitStatus.OK
     assert (counts["spooled"], counts["refused"], counts["evicted"]) == (60, 0, 0)
+    assert "intake waits for delivery to make room (block policy)" in logs.getvalue()
 
 
 def test_lines_that_broke_json_or_the_dead_letter_file_cost_only_themselves(

@@ -5,21 +5,17 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.config.settings import build_settings
-from okta_risk_output.emulator import Emulator, EmulatorConfig
+from okta_risk_output.emulator import Emulator
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.shipper import Shipper, Source
-from okta_risk_output.units import parse_rate
-
-TOKEN = "property-token"
+from tests.support import TOKEN
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -51,12 +47,6 @@ lines = st.one_of(
     st.just(b"   "),
     st.just(b"\xef\xbb\xbf{}"),
 ).map(lambda b: b.replace(b"\n", b" "))
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"))) as running:
-        yield running
 
 
 @settings(

@@ -6,13 +6,12 @@ import io
 import json
 from pathlib import Path
 
-from conftest import FakeClock
-
 from okta_risk_output.config.settings import build_settings, dry_run_settings
 from okta_risk_output.delivery.ratelimit import read_budget
 from okta_risk_output.delivery.retry import Action, classify
 from okta_risk_output.okta.dry_run import DryRunClient
 from okta_risk_output.shipper import Shipper, Source
+from tests.support import FakeClock
 
 EVENTS = [{"subjects": [{"ip": "203.0.113.9", "riskLevel": "HIGH"}]}]
 

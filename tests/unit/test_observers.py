@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeClock
 from prometheus_client.parser import text_string_to_metric_families
 
 from okta_risk_output.errors import ConfigError
@@ -18,6 +17,7 @@ from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log, setup_logging
 from okta_risk_output.observe.observers import Sources, start_observers
 from okta_risk_output.observe.progress import IntakeMeter
+from tests.support import FakeClock
 
 
 class FakeTty(io.StringIO):

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeClock
 
 from okta_risk_output.intake.reader import read_lines
 from okta_risk_output.observe.counters import Counters
@@ -23,6 +22,7 @@ from okta_risk_output.observe.progress import (
     intake_text,
     is_terminal,
 )
+from tests.support import FakeClock
 
 
 class FakeTty(io.StringIO):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import pairwise
 
 import requests
-from conftest import FakeClock
 
 from okta_risk_output.delivery.ratelimit import RateLimiter, ServerBudget, read_budget
 from okta_risk_output.units import Rate
+from tests.support import FakeClock
 
 
 def send(limiter: RateLimiter, clock: FakeClock, latency: float = 0.0) -> float:

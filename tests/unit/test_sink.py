@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conftest import FakeClock
-
 from okta_risk_output.delivery.deliverer import Deliverer
 from okta_risk_output.delivery.ratelimit import RateLimiter
 from okta_risk_output.delivery.retry import Action, Outcome, RetryPolicy
@@ -25,6 +23,7 @@ from okta_risk_output.spool.signals import Signal
 from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.spool.store import Store
 from okta_risk_output.units import Rate
+from tests.support import FakeClock
 
 
 class ZoneSink:

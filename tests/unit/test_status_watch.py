@@ -6,9 +6,8 @@ import io
 import json
 from typing import Any
 
-from conftest import FakeClock
-
 from okta_risk_output.observe.status import render_frame, render_status, watch
+from tests.support import FakeClock
 
 
 def report(**overrides: Any) -> dict[str, Any]:

@@ -12,20 +12,16 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import FakeClock, make_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from okta_risk_output.delivery.ratelimit import read_budget
-from okta_risk_output.emulator import Emulator, EmulatorConfig
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.prometheus import Telemetry, TextfileWriter
 from okta_risk_output.okta.auth import SswsAuth
 from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.okta.secret import Secret
 from okta_risk_output.shipper import Shipper, Source
-from okta_risk_output.units import parse_rate
-
-TOKEN = "test-token"
+from tests.support import TOKEN, FakeClock, emulator, make_settings
 
 
 def status(**overrides: Any) -> dict[str, Any]:
@@ -257,12 +253,11 @@ class TimedClient(OktaClient):
 def test_metrics_after_a_scripted_run(tmp_path: Path, clock: FakeClock) -> None:
     """503, 429, then 202 from the emulator: every count in the metrics matches the
     run's own counters and the spool's totals."""
-    config = EmulatorConfig(api_token=TOKEN, rate=parse_rate("100000/s"), script=(503, 429))
     lines = (
         b"".join(b'{"ip": "203.0.113.%d", "riskLevel": "HIGH"}\n' % n for n in range(1, 6))
         + b'\n{"ip": "10.0.0.1", "riskLevel": "LOW"}\nnot json\n'
     )
-    with Emulator(config) as emu:
+    with emulator(script=(503, 429)) as emu:
         client = TimedClient(emu.url, clock)
         settings = make_settings(tmp_path, emu.url, rate_limit="100000/s")
         shipper = Shipper(settings, clock=clock, client=client)

@@ -1,0 +1,2 @@
+"""Hypothesis: arbitrary input against models and invariants (counting, the spool, profiles,
+validation)."""
