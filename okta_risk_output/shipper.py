@@ -67,9 +67,10 @@ class Shipper:
         self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
         self._dead_letter = DeadLetterFile(settings.dead_letter)
-        spool = Spool(settings.spool, policy=settings.spool_policy, sync=settings.spool_sync)
-        self.spool: Store = spool
-        """The spool, as delivery and `status` use it (SQLite: the one backend so far)."""
+        self.spool: Store = Spool(
+            settings.spool, policy=settings.spool_policy, sync=settings.spool_sync
+        )
+        """The spool, as intake, delivery and `status` use it (SQLite: the one backend so far)."""
         self._client = client
         self._deliverer: Deliverer | None = None
         self.tickers: list[Ticker] = []
@@ -79,7 +80,7 @@ class Shipper:
         self._next_send_at: float | None = None
         self._intake = Intake(
             mapper=record_mapper(settings),
-            spool=spool,  # intake/loop.py names the SQLite class, not yet the Store
+            spool=self.spool,
             dead_letter=self._dead_letter,
             counters=self.counters,
             clock=clock,

@@ -22,7 +22,7 @@ from okta_risk_output.intake.records import RecordMapper, is_blank
 from okta_risk_output.intake.validation import SchemaError
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import RejectionLog, log
-from okta_risk_output.spool.sqlite import Spool
+from okta_risk_output.spool.store import Store
 
 __all__ = ["Intake", "LineOutcome", "Source"]
 
@@ -57,7 +57,7 @@ class Intake:
         self,
         *,
         mapper: RecordMapper,
-        spool: Spool,
+        spool: Store,
         dead_letter: DeadLetterFile,
         counters: Counters,
         clock: Clock,

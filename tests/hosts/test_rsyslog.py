@@ -119,9 +119,13 @@ def test_every_message_arrives_across_a_kill_of_the_child(tmp_path: Path, emu: E
     assert all(is_gone(pid) for pid in children)
     assert took < 10, f"rsyslogd took {took:.1f}s to stop"
     dead = [json.loads(x) for x in run.dead_letter.read_text().splitlines()]
-    assert [(d["kind"], d["original"].strip()) for d in dead] == [
+    # The bad line, dead-lettered but not yet confirmed when the child was killed, comes
+    # again and is dead-lettered again: at-least-once holds for the dead-letter file too.
+    # One kill, so at most twice; and nothing else.
+    assert {(d["kind"], d["original"].strip()) for d in dead} == {
         ("not_json", "this line is not JSON")
-    ]
+    }
+    assert 1 <= len(dead) <= 2, dead
     log = _log(run)
     assert "INFO summary" in log and all(
         line.split(" ", 1)[0] in ("INFO", "WARN", "ERROR") for line in log.splitlines() if line
