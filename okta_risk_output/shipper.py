@@ -6,7 +6,7 @@
     drain    delivery only: until the spool is empty, for a while, or for ever
 
 The process environment is injected (streams, clock, stop event), so tests run this
-in-process; only cli.py touches sys.stdin, signals and exit codes.
+in-process; only cli/ touches sys.stdin, signals and exit codes.
 """
 
 from __future__ import annotations

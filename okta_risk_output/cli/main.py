@@ -14,6 +14,7 @@ import click
 from okta_risk_output import __version__
 from okta_risk_output.cli import early_signals
 from okta_risk_output.cli.command import EPILOG
+from okta_risk_output.config.table import SHIPPING
 
 __all__ = ["cli", "main"]
 
@@ -32,8 +33,9 @@ COMMANDS = {
 }
 """Command name -> "module:attribute" in okta_risk_output.cli."""
 
-_HANDLES_SIGNALS = frozenset({"run", "enqueue", "drain", "omprog", "fluentd", "splunk"})
-"""The commands that run a shipper under signals (cli/runner.py)."""
+_HANDLES_SIGNALS = frozenset({*SHIPPING, "splunk"})
+"""The commands that run a shipper under signals (cli/runner.py): those taking the shipper's
+flags, and `splunk`, whose settings come from its alert payload."""
 
 
 class LazyGroup(click.Group):

@@ -165,7 +165,3 @@ def _reasons(counts: Counter[str]) -> str:
     if not counts:
         return ""
     return " (" + " ".join(f"{reason}={n}" for reason, n in sorted(counts.items())) + ")"
-
-
-if __name__ == "__main__":
-    map_command(prog_name="okta-risk-output map")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from okta_risk_output.config.credentials import api_token, auth_method, oauth_settings
-from okta_risk_output.config.table import DEFAULTS, ENV
+from okta_risk_output.config.table import ENV
 from okta_risk_output.config.values import Values
 from okta_risk_output.delivery.packing import PackLimits
 from okta_risk_output.delivery.retry import RetryPolicy
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from okta_risk_output.okta.oauth import OAuthSettings
 
 __all__ = [
-    "DEFAULTS",
-    "ENV",
     "Settings",
     "build_settings",
     "default_spool_path",

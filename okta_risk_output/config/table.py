@@ -95,7 +95,8 @@ GROUPS = (INPUT, SPOOL, DELIVERY, OKTA, LOGGING)
 """The sections of `--help` and of the settings reference, in this order."""
 
 SHIPPING = ("run", "enqueue", "drain", "omprog", "fluentd")
-"""The commands that run a shipper (cli/runner.py)."""
+"""The commands that take the shipper's flags. `splunk` runs a shipper too, but its settings
+come from the alert payload (hosts/splunk.py), so it takes none of these flags."""
 READING = ("run", "enqueue", "omprog", "fluentd")
 """... of which those that read input,"""
 SENDING = ("run", "drain", "omprog", "fluentd")

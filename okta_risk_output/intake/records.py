@@ -47,7 +47,8 @@ class RecordMapper:
     profile: Profile | None = None
     """Maps foreign records (Suricata, CEF, ...) to signals first; None: the native forms."""
     allow_non_global_ips: bool = False
-    """For native input; a profile applies its own setting (mapper_for gives both the same)."""
+    """For native input; a profile applies its own setting (config's record_mapper gives
+    both the same)."""
 
     def to_event(self, line: Line, now: float) -> dict[str, Any]:
         """The line's RiskEvent, ready to send.

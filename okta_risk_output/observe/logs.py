@@ -31,12 +31,14 @@ class _Utf8Only(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
         try:
+            text = record.getMessage()
             text.encode("utf-8")
         except UnicodeEncodeError:
             record.msg = text.encode("utf-8", "backslashreplace").decode("utf-8")
             record.args = None
+        except Exception:  # noqa: BLE001, S110 - a bad format string: the handler reports it
+            pass
         return True
 
 

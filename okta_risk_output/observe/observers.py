@@ -1,4 +1,4 @@
-"""Everything that watches a run, started and stopped in one place for cli.py.
+"""Everything that watches a run, started and stopped in one place (for cli/runner.py).
 
 The progress line, the metrics file, the /metrics endpoint and the live terminal line all
 read the same live sources; this builds the ones asked for and hands back what the delivery

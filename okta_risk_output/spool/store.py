@@ -20,13 +20,16 @@ promises, so that one behaviour suite can check both:
   never one in flight and never a signal riskier than the newcomer (when lower-risk
   signals in flight are what fills it, the newcomer is taken over the cap); `reject-new`
   and `block` refuse the new event whole.
-- **Atomic steps and the conservation law.** Each operation is one atomic step, and the
-  running totals change in that same step, so at every moment, for all processes sharing
-  the store: accepted = delivered + dead_lettered + expired + dropped + coalesced +
-  `live()`.
+- **Atomic steps and the conservation law.** Each operation that changes the store is one
+  atomic step, and the running totals change in that same step, so between steps, for all
+  processes sharing the store: accepted = delivered + dead_lettered + expired + dropped +
+  coalesced + `live()`.
 - **One pacing budget.** The shared send slot (`claim_send_slot`) paces every process of
   the store as one sender (delivery/ratelimit.py has the rules it shares).
-- **Looking changes nothing.** `ready`, `live`, `totals` and `status` only read.
+- **Looking changes nothing.** `ready`, `live`, `totals` and `status` only read. A read
+  need not be one snapshot (SQLite's `status` reads in several statements), so a reader
+  that checks the conservation law must allow for a step taken meanwhile, as `status`
+  does.
 
 Times are wall-clock epoch seconds: processes (and machines) share them.
 """

@@ -78,3 +78,16 @@ def test_a_lone_surrogate_from_input_is_quoted_not_written_raw(fmt: str) -> None
     text = stream.getvalue()
     text.encode("utf-8")  # raises if the surrogate went through
     assert "\\ud800" in text
+
+
+def test_a_bad_format_string_is_the_handler_s_to_report_not_the_caller_s(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The surrogate filter formats the message itself; a mismatched argument must not
+    # raise into the delivery or intake thread that logged it (logging reports it instead).
+    stream = io.StringIO()
+    setup_logging("INFO", stream)
+    log.warning("%d signals", "x")
+    log.info("after")
+    assert stream.getvalue().endswith("INFO after\n")
+    assert "--- Logging error ---" in capsys.readouterr().err
