@@ -27,7 +27,7 @@ from okta_risk_output.observe.progress import (
 )
 
 if TYPE_CHECKING:
-    from okta_risk_output.observe.prometheus import MetricsServer, Telemetry, TextfileWriter
+    from okta_risk_output.observe.prometheus import MetricsServer, PrometheusMetrics, TextfileWriter
 
 __all__ = ["Observers", "Sources", "start_observers"]
 
@@ -53,7 +53,7 @@ class Sources:
 class Observers:
     tickers: list[_Ticker] = field(default_factory=list)
     """Call each one's tick() on every pass of the delivery loop."""
-    telemetry: Telemetry | None = None
+    telemetry: PrometheusMetrics | None = None
     textfile: TextfileWriter | None = None
     server: MetricsServer | None = None
     live: LiveStatus | None = None
@@ -125,9 +125,9 @@ def _start_metrics(
     port: int | None,
     host: str,
 ) -> None:
-    from okta_risk_output.observe.prometheus import Telemetry, TextfileWriter
+    from okta_risk_output.observe.prometheus import PrometheusMetrics, TextfileWriter
 
-    telemetry = Telemetry(
+    telemetry = PrometheusMetrics(
         counters_snapshot=sources.counters_snapshot,
         spool_status=sources.spool_status,
         budget=sources.budget,

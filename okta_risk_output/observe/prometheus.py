@@ -47,7 +47,7 @@ from prometheus_client.registry import Collector
 from okta_risk_output import __version__
 from okta_risk_output.observe.logs import log
 
-__all__ = ["LATENCY_BUCKETS", "PREFIX", "MetricsServer", "Telemetry", "TextfileWriter"]
+__all__ = ["LATENCY_BUCKETS", "PREFIX", "MetricsServer", "PrometheusMetrics", "TextfileWriter"]
 
 PREFIX = "okta_risk_output_"
 
@@ -187,7 +187,7 @@ def _no_budget() -> None:
     return None
 
 
-class Telemetry:
+class PrometheusMetrics:
     """One registry of this process's metrics; write it to a file or serve it."""
 
     def __init__(
@@ -262,7 +262,7 @@ class TextfileWriter:
 
     def __init__(
         self,
-        telemetry: Telemetry,
+        telemetry: PrometheusMetrics,
         path: str,
         *,
         interval: float,

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from okta_risk_output.delivery.ratelimit import read_budget
 from okta_risk_output.observe.counters import Counters
-from okta_risk_output.observe.prometheus import Telemetry, TextfileWriter
+from okta_risk_output.observe.prometheus import PrometheusMetrics, TextfileWriter
 from okta_risk_output.okta.auth import SswsAuth
 from okta_risk_output.okta.client import OktaClient
 from okta_risk_output.okta.secret import Secret
@@ -65,12 +65,12 @@ def value(
     return found[(name, tuple(sorted(labels.items())))]
 
 
-def fake_telemetry(**kwargs: Any) -> tuple[Telemetry, Counters]:
+def fake_telemetry(**kwargs: Any) -> tuple[PrometheusMetrics, Counters]:
     counters = Counters()
     counters.add(lines=10, blank=1, invalid=2, spooled=6, refused=1, delivered=5, evicted=1)
     counters.add(requests=4, retries=2, throttled=1, rejected=1, gave_up=1, expired=1)
     counters.skip("private")
-    telemetry = Telemetry(
+    telemetry = PrometheusMetrics(
         counters_snapshot=counters.snapshot, spool_status=lambda: status(), **kwargs
     )
     return telemetry, counters
@@ -123,7 +123,7 @@ def test_counters_of_every_state_come_from_the_live_sources() -> None:
 
 
 def test_no_budget_yet_means_no_budget_metrics_and_an_empty_spool_has_age_0() -> None:
-    telemetry = Telemetry(
+    telemetry = PrometheusMetrics(
         counters_snapshot=Counters().snapshot,
         spool_status=lambda: status(oldest_age_seconds=None, signals=0),
     )
@@ -136,7 +136,7 @@ def test_a_failing_source_costs_only_its_own_metrics() -> None:
     def closed() -> dict[str, Any]:
         raise RuntimeError("the spool is closed")
 
-    telemetry = Telemetry(counters_snapshot=Counters().snapshot, spool_status=closed)
+    telemetry = PrometheusMetrics(counters_snapshot=Counters().snapshot, spool_status=closed)
     found = samples(telemetry.exposition().decode())
     assert ("okta_risk_output_lines_read_total", ()) in found
     assert not [n for n, _ in found if n.startswith("okta_risk_output_spool")]
@@ -231,7 +231,7 @@ class TimedClient(OktaClient):
     def __init__(self, url: str, clock: FakeClock) -> None:
         super().__init__(url, SswsAuth(Secret(TOKEN)))
         self.clock = clock
-        self.telemetry: Telemetry | None = None
+        self.telemetry: PrometheusMetrics | None = None
         self.budget: dict[str, float] | None = None
 
     def post(self, events: list[dict[str, Any]]) -> requests.Response:
@@ -261,7 +261,7 @@ def test_metrics_after_a_scripted_run(tmp_path: Path, clock: FakeClock) -> None:
         client = TimedClient(emu.url, clock)
         settings = make_settings(tmp_path, emu.url, rate_limit="100000/s")
         shipper = Shipper(settings, clock=clock, client=client)
-        telemetry = Telemetry(
+        telemetry = PrometheusMetrics(
             counters_snapshot=shipper.counters.snapshot,
             spool_status=lambda: shipper.spool.status(clock.time()),
             budget=lambda: client.budget,
