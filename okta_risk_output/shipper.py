@@ -13,25 +13,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Protocol
-
-import requests
+from typing import TYPE_CHECKING, Protocol
 
 from okta_risk_output.clock import Clock
 from okta_risk_output.config.settings import Settings, record_mapper
-from okta_risk_output.delivery.deliverer import Deliverer
-from okta_risk_output.delivery.ratelimit import RateLimiter
-from okta_risk_output.delivery.risk_events import RiskEventsSink
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.intake.deadletter import DeadLetterFile
 from okta_risk_output.intake.loop import Intake, Source
 from okta_risk_output.observe.counters import Counters
 from okta_risk_output.observe.logs import log
-from okta_risk_output.okta.auth import OAuthAuth, OktaAuth, SswsAuth
-from okta_risk_output.okta.client import ApiClient, OktaClient
-from okta_risk_output.okta.session import new_session
 from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.spool.store import Store
+
+if TYPE_CHECKING:
+    # Delivery (requests, the client, the loop) is imported when a run first delivers:
+    # `enqueue`, which only spools, never loads an HTTP library.
+    import requests
+
+    from okta_risk_output.delivery.deliverer import Deliverer
+    from okta_risk_output.okta.client import ApiClient
 
 __all__ = ["Shipper", "Source", "Ticker"]
 
@@ -184,6 +184,12 @@ class Shipper:
 
     def _delivery(self) -> Deliverer:
         if self._deliverer is None:
+            from okta_risk_output.delivery.deliverer import Deliverer
+            from okta_risk_output.delivery.ratelimit import RateLimiter
+            from okta_risk_output.delivery.risk_events import RiskEventsSink
+            from okta_risk_output.okta.auth import OAuthAuth, OktaAuth, SswsAuth
+            from okta_risk_output.okta.client import OktaClient
+
             settings = self.settings
             if self._client is None:
                 auth: OktaAuth = SswsAuth(settings.api_token)
@@ -226,6 +232,8 @@ class Shipper:
     def _session(self) -> requests.Session:
         """The one kind of HTTP session (okta.session): our User-Agent, the deadline watch,
         TLS verified against --ca-bundle when given."""
+        from okta_risk_output.okta.session import new_session
+
         return new_session(ca_bundle=self.settings.ca_bundle)
 
     def _read(self, sources: list[Source]) -> None:

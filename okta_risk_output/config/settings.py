@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from okta_risk_output.config.credentials import api_token, auth_method, oauth_settings
 from okta_risk_output.config.table import ENV
 from okta_risk_output.config.values import Values
+from okta_risk_output.delivery.backoff import RetryPolicy
 from okta_risk_output.delivery.packing import PackLimits
-from okta_risk_output.delivery.retry import RetryPolicy
 from okta_risk_output.errors import ConfigError
 from okta_risk_output.intake.profiles import Profile, load_profile
 from okta_risk_output.intake.records import RecordMapper

@@ -8,7 +8,8 @@ Two sides of one seam (sink.py):
       batching.py    when a batch is due
       ratelimit.py   pacing: the bucket, the end-to-start window, Okta's budget headers
       rejection.py   after a rejection: the bisection that isolates the guilty signals
-      retry.py       the `Outcome` every sink reports, and the backoff policy
+      retry.py       the `Outcome` every sink reports
+      backoff.py     the backoff policy (how long between attempts)
     one output, Okta's risk-events endpoint
       risk_events.py `RiskEventsSink`: the request, sending it, what its answers name
       packing.py     signals into RiskEvents of 50 subjects, 20 to a request

@@ -26,10 +26,11 @@ from collections.abc import Callable
 from typing import Any
 
 from okta_risk_output.clock import NO_WAIT, Clock
+from okta_risk_output.delivery.backoff import RetryPolicy
 from okta_risk_output.delivery.batching import batch_due
 from okta_risk_output.delivery.ratelimit import RateLimiter
 from okta_risk_output.delivery.rejection import Search
-from okta_risk_output.delivery.retry import Action, Outcome, RetryPolicy
+from okta_risk_output.delivery.retry import Action, Outcome
 from okta_risk_output.delivery.settling import Settler
 from okta_risk_output.delivery.sink import Sink
 from okta_risk_output.errors import ExitStatus

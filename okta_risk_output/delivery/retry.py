@@ -24,8 +24,7 @@ reuse where its endpoint answers alike.
 from __future__ import annotations
 
 import enum
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -41,7 +40,7 @@ from okta_risk_output.okta.answers import (
     printable,
 )
 
-__all__ = ["Action", "Outcome", "RetryPolicy", "classify"]
+__all__ = ["Action", "Outcome", "classify"]
 
 MAX_CAUSES = 10
 """errorCauses kept per answer; the rest are counted ("... and N more"). Each goes into the
@@ -87,24 +86,6 @@ class Outcome:
     foreign: bool = False
     """The answer did not come from Okta: a proxy, WAF or load balancer. The deliverer
     stops (ExitStatus.NOT_OKTA) after a few in a row rather than retrying for ever."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to wait between attempts. Immutable; sleeping happens elsewhere."""
-
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    reset_wait_max: float = 120.0
-    """Cap on a server-directed wait, so a bad Reset header cannot park us for hours."""
-    max_retry_age: float | None = None
-    """Give a batch up (dead-letter it) once it has been retried this long; None: never."""
-    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
-
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform(0, min(max, base * 2**attempt)); attempt counts from 0."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** min(attempt, 30)))
-        return self.rng.uniform(0.0, ceiling)
 
 
 def classify(

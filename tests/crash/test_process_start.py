@@ -155,3 +155,34 @@ def test_a_signal_while_starting_gives_the_summary_and_no_traceback(
     assert process.returncode == 0, text
     assert f"received {signum.name}: shutting down" in text
     assert any(line.startswith("INFO summary lines=0 ") for line in lines), text
+
+
+HEAVY = ("requests", "urllib3", "jsonschema", "cryptography", "jwt", "prometheus_client")
+"""What a short `enqueue` of a valid line does without: HTTP, the schema judge, keys, metrics."""
+
+
+def test_enqueue_of_a_valid_line_loads_no_http_schema_judge_keys_or_metrics(
+    tmp_path: Path,
+) -> None:
+    # Every start of a short-lived host run pays for what it imports (issue 13's cold start).
+    probe = (
+        "import atexit, sys\n"
+        f"heavy = {HEAVY!r}\n"
+        "atexit.register(lambda: sys.stderr.write("
+        "'LOADED ' + ','.join(m for m in heavy if m in sys.modules) + '\\n'))\n"
+        "from okta_risk_output.cli.entry import main\n"
+        "sys.argv = ['okta-risk-output', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    spool, dead = tmp_path / "spool.db", tmp_path / "dead.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "enqueue", "--spool", str(spool), "--dead-letter", str(dead)],
+        input=b'{"ip":"203.0.113.7","riskLevel":"HIGH"}\n',
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert "spooled=1" in err, err
+    assert "LOADED \n" in err, err

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from okta_risk_output.delivery.retry import Action, RetryPolicy, classify
+from okta_risk_output.delivery.backoff import RetryPolicy
+from okta_risk_output.delivery.retry import Action, classify
 from okta_risk_output.errors import ExitStatus
 from okta_risk_output.okta.answers import header_min
 

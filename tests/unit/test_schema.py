@@ -120,3 +120,37 @@ def test_request_holds_one_to_twenty_events() -> None:
     assert "at most 20" in request_validator().errors([one] * 21)[0].message
     errors = request_validator().errors([one, event(ip="bad")])
     assert [e.path for e in errors] == ["$[1].subjects[0].ip"]
+
+
+FORMAT_CASES = [
+    "192.0.2.1",
+    "192.000.2.1",
+    "256.1.1.1",
+    "1.2.3",
+    "::1",
+    "2001:db8::1",
+    "2001:db8::1%eth0",
+    "::ffff:192.0.2.1",
+    "2024-01-31T12:00:00.000Z",
+    "2024-01-31t12:00:00z",
+    "2024-01-31T12:00:00+01:00",
+    "2024-02-30T12:00:00Z",
+    "2024-01-31 12:00:00Z",
+    "",
+    " 192.0.2.1",
+    "yesterday",
+]
+
+
+@pytest.mark.parametrize("value", [*FORMAT_CASES, 7, None])
+@pytest.mark.parametrize("name", ["ipv4", "ipv6", "date-time"])
+def test_the_fast_path_s_format_checks_are_jsonschema_s(name: str, value: object) -> None:
+    # Written out in validation.py so that spooling a valid line needs no jsonschema.
+    from jsonschema import Draft202012Validator
+
+    from okta_risk_output.intake import validation
+
+    ours = {"ipv4": validation.is_ipv4, "ipv6": validation.is_ipv6}.get(
+        name, validation.is_date_time
+    )
+    assert ours(value) == Draft202012Validator.FORMAT_CHECKER.conforms(value, name)

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from okta_risk_output.delivery.backoff import RetryPolicy
 from okta_risk_output.delivery.deliverer import Deliverer
 from okta_risk_output.delivery.ratelimit import RateLimiter
-from okta_risk_output.delivery.retry import Action, Outcome, RetryPolicy
+from okta_risk_output.delivery.retry import Action, Outcome
 from okta_risk_output.delivery.sink import Answer, Sink
 from okta_risk_output.intake.deadletter import DeadLetterFile
 from okta_risk_output.observe.counters import Counters
