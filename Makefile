@@ -35,6 +35,7 @@ unit: $(STAMP)
 # Benchmarks print ratios measured side by side in one run; not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/delivery.py capacity
 	$(BIN)/python bench/delivery.py shared
 	$(BIN)/python bench/delivery.py priority
