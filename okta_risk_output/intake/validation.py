@@ -59,8 +59,9 @@ class Validator:
     Two engines, one verdict. A valid instance (nearly every one) is recognised by code
     that fastjsonschema generates from an inlined copy of the schema ($refs replaced by
     what they point to), about twenty times faster than jsonschema; an invalid one is
-    explained by jsonschema, the judge, with every error and its path. The format checks
-    are jsonschema's own functions in both. tests/property/test_validation_differential.py
+    explained by jsonschema, the judge, with every error and its path (built on first
+    need). The fast path's format checks are jsonschema's, written out below (a test holds
+    them to jsonschema's own). tests/property/test_validation_differential.py
     checks that both engines give the same verdict. `reference=True` builds the plain
     jsonschema one over the schema files as they are, which that test compares against.
     """
