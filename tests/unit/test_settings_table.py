@@ -109,3 +109,16 @@ def test_the_profile_help_names_every_builtin_profile() -> None:
     for command in ("run", "map"):
         wording = setting("profile").help_for(command)
         assert all(name in wording for name in BUILTIN_PROFILES), (command, wording)
+
+
+def test_the_value_objects_defaults_are_the_table_s() -> None:
+    # SpoolPolicy, RetryPolicy and PackLimits keep defaults of their own, for code and tests
+    # that build one directly; they must not drift from what a run without flags gets.
+    from okta_risk_output.delivery.backoff import RetryPolicy
+    from okta_risk_output.delivery.packing import PackLimits
+    from okta_risk_output.spool.store import SpoolPolicy
+
+    settings = build_settings({}, {}, delivery=False)
+    assert settings.spool_policy == SpoolPolicy()
+    assert settings.retry == RetryPolicy()
+    assert settings.packing == PackLimits()
