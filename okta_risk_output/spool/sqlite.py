@@ -58,7 +58,9 @@ class Spool:
     """One process's connection to a spool file; safe to share between its threads.
 
     `read_only` (for `status`): nothing is created, moved or changed; a missing file, a
-    file that is not a spool, a newer or a damaged one is a LocalWriteError.
+    file that is not a spool, a newer or a damaged one is a LocalWriteError. `check` (read
+    only, for `status --check`): read every page to find damage (sqlite_file.py says what
+    an open checks otherwise).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Spool:
         sync: str = "normal",
         max_pages: int | None = None,
         read_only: bool = False,
+        check: bool = False,
     ) -> None:
         self.path = path
         self.policy = policy or SpoolPolicy()
@@ -79,7 +82,7 @@ class Spool:
         """Where a damaged spool file was moved on open, if it was."""
         try:
             if read_only:
-                self._db = sqlite_file.open_read_only(path)
+                self._db = sqlite_file.open_read_only(path, check=check)
             else:
                 self._shared_lock = sqlite_file.take_shared_lock(path)
                 self._db, self.moved_aside = sqlite_file.open_for_writing(
