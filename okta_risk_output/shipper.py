@@ -68,7 +68,11 @@ class Shipper:
         self._intake_error: BaseException | None = None
         self._dead_letter = DeadLetterFile(settings.dead_letter)
         self.spool: Store = Spool(
-            settings.spool, policy=settings.spool_policy, sync=settings.spool_sync
+            settings.spool,
+            policy=settings.spool_policy,
+            sync=settings.spool_sync,
+            # Intake appends; repeats merge when delivery folds them (spool/sqlite_fold.py).
+            on_coalesced=lambda merged: self.counters.add(coalesced=merged),
         )
         """The spool, as intake, delivery and `status` use it (SQLite: the one backend so far)."""
         self._client = client

@@ -2,7 +2,10 @@
 
 It holds *signals*: one row per IP subject, so that requests can be packed with up to
 1,000 of them and a repeated IP can be coalesced into the signal already waiting. A signal
-is *accepted* once the transaction that stores it has committed. It leaves the spool only
+is *accepted* once the transaction that stores it has committed: intake's transaction
+appends to an inbox with no index (so it costs the same however large the spool), and the
+steps of delivery fold the inbox into the indexed signals first (sqlite_fold.py), so they
+see every accepted signal, coalesced. It leaves the spool only
 when Okta has answered 2xx (ack), when it has been written to the dead-letter file (dead),
 when its expiresAt has passed (expire), when a later one for the same IP was merged into
 it (coalesced: the later one is counted), or when the overflow policy drops it.
@@ -21,7 +24,8 @@ one IMMEDIATE transaction (or one read under the lock), and the concurrency guar
 of docs/guarantees.md rest on exactly these boundaries. The SQL lives with its concern:
 
     sqlite_file.py    the schema, opening, the mark, damage and moving a file aside
-    sqlite_put.py     put, coalescing and the overflow policy
+    sqlite_put.py     put (an append to the inbox) and the overflow policy
+    sqlite_fold.py    folding the inbox into the signals: coalescing, off intake's commit
     sqlite_leases.py  ready, lease, renew and every fate (ack, dead, retry, release, expire)
     sqlite_sends.py   the shared pacing slot
     sqlite_reads.py   live, totals and status
@@ -41,6 +45,7 @@ from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.observe.logs import log
 from okta_risk_output.spool import (
     sqlite_file,
+    sqlite_fold,
     sqlite_leases,
     sqlite_put,
     sqlite_reads,
@@ -60,7 +65,8 @@ class Spool:
     `read_only` (for `status`): nothing is created, moved or changed; a missing file, a
     file that is not a spool, a newer or a damaged one is a LocalWriteError. `check` (read
     only, for `status --check`): read every page to find damage (sqlite_file.py says what
-    an open checks otherwise).
+    an open checks otherwise). `on_coalesced(n)`: told, once committed, of the signals this
+    connection merged while folding the inbox (a put that appends merges nothing yet).
     """
 
     def __init__(
@@ -72,11 +78,13 @@ class Spool:
         max_pages: int | None = None,
         read_only: bool = False,
         check: bool = False,
+        on_coalesced: Callable[[int], None] | None = None,
     ) -> None:
         self.path = path
         self.policy = policy or SpoolPolicy()
         self._lock = threading.RLock()
         self._closed = False
+        self._on_coalesced = on_coalesced
         self._shared_lock: int | None = None
         self.moved_aside: str | None = None
         """Where a damaged spool file was moved on open, if it was."""
@@ -147,13 +155,59 @@ class Spool:
         Under the `block` policy the first refusal ends the batch: the caller waits for
         room and offers the rest again, so results may be fewer than items.
         """
+        merged = 0
         with self._write() as db:
-            return sqlite_put.put_many(db, self.policy, items, now)
+            results = sqlite_put.append(db, self.policy, items, now)
+            if results is None:
+                # Full, as far as the gauges know: they count the inbox unmerged, so the
+                # overflow policy decides on the spool folded, subject by subject.
+                merged = sqlite_fold.fold(db, self.policy)[1]
+                results = sqlite_put.put_each(db, self.policy, items, now)
+        self._coalesced(merged)
+        return results
 
     def has_room(self, event: dict[str, Any]) -> bool:
-        """For the `block` policy: whether `event` would fit now."""
+        """For the `block` policy: whether `event` would fit now. The gauges count the
+        inbox unmerged, so before saying no, the inbox is folded and asked again."""
+        with self._lock:
+            if sqlite_put.has_room(self._db, self.policy, event):
+                return True
+            if not sqlite_fold.last_row(self._db):
+                return False
+        self._fold_slices()
         with self._lock:
             return sqlite_put.has_room(self._db, self.policy, event)
+
+    def _fold_slices(self) -> None:
+        """Fold the inbox as it is now in slices, each its own transaction, so that other
+        processes' intake commits between them (sqlite_fold.py); the step that asked folds
+        what came meanwhile in its own transaction."""
+        with self._lock:
+            end = sqlite_fold.last_row(self._db)
+        if not end:
+            return
+        while True:
+            with self._write() as db:
+                folded, merged = sqlite_fold.fold(
+                    db, self.policy, up_to=end, limit=sqlite_fold.SLICE
+                )
+            self._coalesced(merged)
+            if folded < sqlite_fold.SLICE:
+                return
+
+    @contextmanager
+    def _folded(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction that first folds the whole inbox (after the slices
+        folded outside it), so that the step inside sees every accepted signal."""
+        self._fold_slices()
+        with self._write() as db:
+            merged = sqlite_fold.fold(db, self.policy)[1]
+            yield db
+        self._coalesced(merged)
+
+    def _coalesced(self, merged: int) -> None:
+        if merged and self._on_coalesced is not None:
+            self._on_coalesced(merged)
 
     def could_ever_hold(self, event: dict[str, Any]) -> bool:
         """Whether `event` fits even an empty spool (else `block` would wait for ever)."""
@@ -184,7 +238,7 @@ class Spool:
         would expire while waiting their turn) soonest first, then the oldest. With
         `below_rank`, only signals of a higher risk than that rank are candidates."""
         lease = Lease(id=new_lease_id(seconds), expires=now + seconds)
-        with self._write() as db:
+        with self._folded() as db:
             chosen = sqlite_leases.take(
                 db, lease, now, choose, expiring_before=expiring_before, below_rank=below_rank
             )
@@ -218,21 +272,21 @@ class Spool:
         self, lease: Lease, signals: Sequence[Signal], *, now: float, at: float, error: str
     ) -> int:
         """Back to waiting until `at`, one attempt more; returns how many were still held."""
-        with self._write() as db:
+        with self._folded() as db:  # so that they merge into what came meanwhile
             return sqlite_leases.retry_later(
                 db, self.policy, lease, [s.id for s in signals], now=now, at=at, error=error
             )
 
     def release(self, lease: Lease, signals: Sequence[Signal], *, error: str | None = None) -> int:
         """Give signals back untouched (shutdown, or delivery paused by a 401/403/404)."""
-        with self._write() as db:
+        with self._folded() as db:  # so that they merge into what came meanwhile
             return sqlite_leases.release(
                 db, self.policy, lease, [s.id for s in signals], error=error
             )
 
     def expire(self, now: float) -> list[tuple[str, int]]:
         """Remove signals whose expiresAt has passed; returns their (source, line)."""
-        with self._write() as db:
+        with self._folded() as db:
             return sqlite_leases.expire(db, now)
 
     def cap_stored_times(self, now: float, *, retry: float, lease: float) -> int:

@@ -9,14 +9,13 @@ spool that fails to open or its checks (`Damaged`) may be moved aside, by a writ
 only while no other process has it open: each writer holds a shared flock on PATH.lock,
 and the move needs it exclusively.
 
-What is checked costs nothing that grows with the spool, except where it must: every open
-checks the tables and the schema version, and, while no process is writing (no -wal
-file), that the file is as long as its header says (a truncated copy); SQLite's
-quick_check, which reads every page (0.4-0.5 s at a million signals), runs only after an
-unclean shutdown (a writer alone with a -wal file left behind: the last one was killed)
-and when asked for (`status --check`). Spools made before the mark existed are
-recognised by their tables and marked (adopted) on their next open by a writer; tables
-added since version 1 are created then too.
+What an open checks costs nothing that grows with the spool: the tables and the schema
+version (SQLite itself refuses a file shorter than its header says). Its quick_check,
+which reads every page (0.4-0.5 s at a million signals), runs only after an unclean
+shutdown (a writer alone with a -wal file left behind: the last one was killed) and when
+asked for (`status --check`). Spools made before the mark existed are
+recognised by their tables and marked (adopted) on their next open by a writer, which
+also brings an older schema up to date (sqlite_schema.py).
 """
 
 from __future__ import annotations
@@ -28,7 +27,8 @@ import urllib.parse
 from datetime import datetime, timezone
 
 from okta_risk_output.observe.logs import log
-from okta_risk_output.spool.store import TOTALS
+from okta_risk_output.spool import sqlite_schema
+from okta_risk_output.spool.sqlite_schema import APPLICATION_ID, SCHEMA_VERSION
 
 __all__ = [
     "APPLICATION_ID",
@@ -41,57 +41,6 @@ __all__ = [
     "spool_file_kind",
     "take_shared_lock",
 ]
-
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x4F4B5253
-"""SQLite's application_id of every spool ("OKRS"): the mark that tells our files from
-another program's, kept in the header so it is readable even when the rest is damaged."""
-
-# Idempotent, so two processes creating the same new spool at once cannot trip each other.
-_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    # AUTOINCREMENT: an id is never reused, so a stale lease can never ack or dead-letter
-    # a newer signal that happens to get the same id (found by tests/property).
-    """CREATE TABLE IF NOT EXISTS signals (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        ip TEXT NOT NULL,
-        rank INTEGER NOT NULL,
-        message TEXT,
-        event_ts REAL,
-        expires_at REAL,
-        accepted_at REAL NOT NULL,
-        next_attempt_at REAL NOT NULL DEFAULT 0,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        first_failure_at REAL,
-        lease_id TEXT,
-        lease_expires REAL,
-        source TEXT NOT NULL,
-        line INTEGER NOT NULL,
-        size INTEGER NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS signals_by_priority ON signals (rank, id)",
-    "CREATE INDEX IF NOT EXISTS signals_by_ip ON signals (ip)",
-    "CREATE INDEX IF NOT EXISTS signals_by_expiry ON signals (expires_at)"
-    " WHERE expires_at IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS signals_by_retry ON signals (next_attempt_at)",
-]
-# Added after version 1 shipped; created on open by a writer (older programs ignore them).
-_ADDED = [
-    # One row per request of any process on this spool: its start and its end (until it
-    # ends, the latest it can: its start + hold, the sender's longest request). The shared
-    # form of ratelimit.py's end-to-start window.
-    """CREATE TABLE IF NOT EXISTS sends (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        started REAL NOT NULL,
-        ends REAL NOT NULL,
-        hold REAL NOT NULL
-    )""",
-]
-_ADDED_TABLES = {"sends"}
-_SCHEMA += _ADDED
-# Gauges kept beside the totals, so that no write has to count the whole table.
-_GAUGES = ("live_events", "live_bytes")
 
 
 class Damaged(Exception):
@@ -124,9 +73,12 @@ def open_for_writing(
     kind = spool_file_kind(path)
     if kind in ("foreign", "not-sqlite"):
         raise NotOurs(_NOT_OURS[kind])
-    check = _checks_due(path, shared_lock)
+    quick, alone = _checks_due(path, shared_lock)
     try:
-        return _connect(path, sync, max_pages, adopt=kind == "unmarked", check=check), None
+        connected = _connect(
+            path, sync, max_pages, adopt=kind == "unmarked", quick=quick, alone=alone
+        )
+        return connected, None
     except Damaged as damage:
         if kind != "ours":
             # Unmarked (older spools carry no mark): it may be someone else's file.
@@ -135,21 +87,21 @@ def open_for_writing(
                 " (move it aside yourself if it is an old spool)"
             ) from None
         moved = move_aside(path, shared_lock, str(damage))
-        return _connect(path, sync, max_pages, adopt=False, check="none"), moved
+        return _connect(path, sync, max_pages, adopt=False, quick=False, alone=True), moved
 
 
-def _checks_due(path: str, shared_lock: int) -> str:
-    """Which check a writer's open makes: "quick" after an unclean shutdown (alone, with a
-    -wal file the last writer left: SQLite removes it when the last connection closes),
-    "header" while no process writes, "none" while another does (it checked, and a
-    checkpoint under way may leave the header ahead of the file for a moment)."""
+def _checks_due(path: str, shared_lock: int) -> tuple[bool, bool]:
+    """(whether this writer's open runs quick_check, whether it has the file to itself):
+    alone with a -wal file left behind means an unclean shutdown (SQLite removes it when
+    the last connection closes); while another process has it open, it is in use, and
+    was checked by whoever found it so."""
     wal = _has_wal(path)
     try:
         fcntl.flock(shared_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        return "header" if not wal else "none"
+        return False, False
     fcntl.flock(shared_lock, fcntl.LOCK_SH)
-    return "quick" if wal else "header"
+    return wal, True
 
 
 def _has_wal(path: str) -> bool:
@@ -168,7 +120,6 @@ def open_read_only(path: str, *, check: bool = False) -> sqlite3.Connection:
     kind = spool_file_kind(path)
     if kind in ("foreign", "not-sqlite"):
         raise NotOurs(_NOT_OURS[kind])
-    how = "quick" if check else "none" if _has_wal(path) else "header"
     uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
     db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
     db.execute("PRAGMA busy_timeout = 30000")
@@ -176,7 +127,7 @@ def open_read_only(path: str, *, check: bool = False) -> sqlite3.Connection:
         tables = _tables(db)
         if not tables:
             raise NotOurs("an empty database, not a spool")
-        _check(db, tables, path, how)
+        _check(db, tables, quick=check)
     except (sqlite3.DatabaseError, Damaged) as exc:
         db.close()
         raise NotOurs(
@@ -189,11 +140,11 @@ def open_read_only(path: str, *, check: bool = False) -> sqlite3.Connection:
 
 
 def _connect(
-    path: str, sync: str, max_pages: int | None, *, adopt: bool, check: str
+    path: str, sync: str, max_pages: int | None, *, adopt: bool, quick: bool, alone: bool
 ) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     try:
-        return _prepare(db, path, sync, max_pages, adopt=adopt, check=check)
+        return _prepare(db, sync, max_pages, adopt=adopt, quick=quick, alone=alone)
     except sqlite3.DatabaseError as exc:
         db.close()
         if _is_damage(exc):
@@ -206,19 +157,18 @@ def _connect(
 
 def _prepare(
     db: sqlite3.Connection,
-    path: str,
     sync: str,
     max_pages: int | None,
     *,
     adopt: bool,
-    check: str,
+    quick: bool,
+    alone: bool,
 ) -> sqlite3.Connection:
     db.execute("PRAGMA busy_timeout = 30000")
     # Checked before anything is changed (even the journal mode): a file that turns
     # out not to be ours must be left exactly as it was.
     tables = _tables(db)
-    if tables:
-        _check(db, tables, path, check)
+    version = _check(db, tables, quick=quick) if tables else SCHEMA_VERSION
     mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     # NORMAL in WAL mode: a commit survives a crash of the process (kill -9) at once
     # and a power cut once the WAL is checkpointed; FULL fsyncs every commit.
@@ -226,48 +176,26 @@ def _prepare(
     if max_pages is not None:
         db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
     if not tables:
-        _create(db)
-    elif adopt or not tables >= _ADDED_TABLES:
+        sqlite_schema.create(db)
+    elif adopt or version < SCHEMA_VERSION or not tables >= sqlite_schema.ADDED_TABLES:
         # Only when there is something to do: a write lock on every open would make
         # each short-lived `enqueue` queue behind a busy drain.
-        _upgrade(db, adopt=adopt)
+        if version < SCHEMA_VERSION and not alone:
+            raise NotOurs(
+                f"it is a spool of schema version {version}, which this program upgrades to"
+                f" {SCHEMA_VERSION} on open, but another process has it open (an older"
+                " okta-risk-output?); stop the other processes and start again, the file is"
+                " left alone"
+            )
+        sqlite_schema.upgrade(db, adopt=adopt, version=version)
     if mode.lower() != "wal":
         raise Damaged(f"could not switch to WAL mode (got {mode})")
     return db
 
 
-def _create(db: sqlite3.Connection) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    # The mark, in the file's header: readable even when the rest is damaged.
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    for statement in _SCHEMA:
-        db.execute(statement)
-    db.executemany(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-        [("schema_version", str(SCHEMA_VERSION)), ("created_at", _utc_now())],
-    )
-    db.executemany(
-        "INSERT OR IGNORE INTO totals (name, value) VALUES (?, 0)",
-        [(t,) for t in TOTALS + _GAUGES],
-    )
-    db.execute("COMMIT")
-
-
-def _upgrade(db: sqlite3.Connection, *, adopt: bool) -> None:
-    """Bring a spool of this schema version up to date: the mark on spools made before
-    it existed, and tables added since (additions only, which older programs ignore,
-    so the version stays)."""
-    db.execute("BEGIN IMMEDIATE")
-    if adopt:
-        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    for statement in _ADDED:
-        db.execute(statement)
-    db.execute("COMMIT")
-
-
-def _check(db: sqlite3.Connection, tables: set[str], path: str, how: str) -> None:
-    """The tables and the schema version, then the file's length ("header") or every page
-    ("quick"); Damaged or NotOurs when it fails."""
+def _check(db: sqlite3.Connection, tables: set[str], *, quick: bool) -> int:
+    """The tables and the schema version (returned), and with `quick` every page; Damaged
+    or NotOurs when it fails."""
     row = None
     if "meta" in tables:
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -282,27 +210,11 @@ def _check(db: sqlite3.Connection, tables: set[str], path: str, how: str) -> Non
         raise Damaged(f"not a spool (tables: {', '.join(sorted(tables))})")
     if version < 1:
         raise Damaged("the spool has no schema version")
-    if how == "header":
-        _check_length(db, path)
-    elif how == "quick":
+    if quick:
         verdict = db.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
             raise Damaged(f"integrity check failed: {verdict}")
-
-
-def _check_length(db: sqlite3.Connection, path: str) -> None:
-    """Damaged when the file is shorter than the pages SQLite counts from its header (a
-    truncated copy, a disk that filled mid-write): costs the same however large the spool.
-    Read through SQLite, never by opening the file ourselves (see spool_file_kind). Only
-    sound while no process writes (see _checks_due)."""
-    pages = int(db.execute("PRAGMA page_count").fetchone()[0])
-    page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
-    size = os.path.getsize(path)
-    if size < pages * page_size:
-        raise Damaged(
-            f"the file is truncated: {size} bytes, where its header counts {pages} pages"
-            f" of {page_size}"
-        )
+    return version
 
 
 def move_aside(path: str, shared_lock: int, why: str) -> str:
@@ -401,7 +313,3 @@ def _is_damage(error: sqlite3.DatabaseError) -> bool:
         return code in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
     text = str(error)
     return "not a database" in text or "malformed" in text
-
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -51,8 +51,16 @@ _READY_BY_RANK = (
     f"SELECT {_COLUMNS} FROM signals INDEXED BY signals_by_priority"  # noqa: S608 - constants
     f" WHERE {_READY} ORDER BY rank, id LIMIT :limit"
 )
-_COUNT_READY = f"SELECT count(*) FROM (SELECT 1 FROM signals WHERE {_READY} LIMIT :limit)"  # noqa: S608
-_OLDEST_READY = f"SELECT accepted_at FROM signals WHERE {_READY} ORDER BY id LIMIT 1"  # noqa: S608
+# NOT INDEXED: in the rowid's order, these stop at the first rows that qualify (the oldest
+# are nearly always ready); through an index on a column of _READY, SQLite would sort the
+# whole backlog first (256-314 ms at a million signals, against 0.01 ms).
+_COUNT_READY = (
+    f"SELECT count(*) FROM (SELECT 1 FROM signals NOT INDEXED WHERE {_READY} LIMIT :limit)"  # noqa: S608
+)
+_OLDEST_READY = f"SELECT accepted_at FROM signals NOT INDEXED WHERE {_READY} ORDER BY id LIMIT 1"  # noqa: S608
+# What waits in the inbox (sqlite_fold.py) is ready: it has never been tried.
+_COUNT_INBOX = "SELECT count(*) FROM (SELECT 1 FROM inbox LIMIT :limit)"
+_OLDEST_INBOX = "SELECT accepted_at FROM inbox ORDER BY id LIMIT 1"
 _READY_EXPIRING = (
     f"SELECT {_COLUMNS} FROM signals INDEXED BY signals_by_expiry"  # noqa: S608 - constants
     f" WHERE expires_at < :horizon AND {_READY} ORDER BY expires_at LIMIT :limit"
@@ -62,14 +70,23 @@ _READY_EXPIRING = (
 def ready(
     db: sqlite3.Connection, now: float, at_most: int
 ) -> tuple[int, float | None, float | None]:
-    """(ready signals counted up to `at_most`, accepted_at of the oldest, next retry time)."""
+    """(ready signals counted up to `at_most`, accepted_at of the oldest, next retry time),
+    the inbox's included."""
     marks = {"now": now, "limit": at_most}
     (count,) = db.execute(_COUNT_READY, marks).fetchone()
-    row = db.execute(_OLDEST_READY, marks).fetchone()
+    (waiting,) = db.execute(_COUNT_INBOX, {"limit": max(0, at_most - count)}).fetchone()
+    oldest = [
+        row[0]
+        for row in (
+            db.execute(_OLDEST_READY, marks).fetchone(),
+            db.execute(_OLDEST_INBOX).fetchone(),
+        )
+        if row is not None
+    ]
     (upcoming,) = db.execute(
         "SELECT min(next_attempt_at) FROM signals WHERE next_attempt_at > ?", (now,)
     ).fetchone()
-    return int(count), (row[0] if row else None), upcoming
+    return int(count + waiting), (min(oldest) if oldest else None), upcoming
 
 
 def take(

@@ -1,5 +1,7 @@
-"""Putting signals into the SQLite spool: one row per IP subject, a repeat merged into the
-signal waiting for its IP (coalescing), and the overflow policy when the spool is full.
+"""Putting signals into the SQLite spool: one row per IP subject, appended to the inbox
+while there is room; when there is not, the overflow policy, applied to the spool as it
+would be were the inbox folded (it is folded first, then each subject merges into the
+signal waiting for its IP or takes room).
 
 Each function runs inside the caller's transaction (sqlite.py), which also holds the
 running totals and gauges it moves, so a put and its counts commit together.
@@ -12,20 +14,56 @@ from collections.abc import Sequence
 from typing import Any
 
 from okta_risk_output.levels import RISK_LEVELS
-from okta_risk_output.spool.sqlite_rows import bump, gauge, remove
+from okta_risk_output.spool.sqlite_rows import bump, bump_all, gauge, level_gauge, remove
 from okta_risk_output.spool.store import PutResult, SpoolPolicy
 from okta_risk_output.spool.subjects import Incoming, incoming, merged, signal_size
 
-__all__ = ["could_ever_hold", "has_room", "put_many", "rejoin"]
+__all__ = ["append", "could_ever_hold", "has_room", "put_each", "rejoin"]
+
+_APPEND = (
+    "INSERT INTO inbox (ip, rank, message, event_ts, expires_at, accepted_at, source, line,"
+    " size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
-def put_many(
+def append(
+    db: sqlite3.Connection,
+    policy: SpoolPolicy,
+    items: Sequence[tuple[dict[str, Any], str, int]],
+    now: float,
+) -> list[PutResult] | None:
+    """Every subject appended to the inbox, and the totals moved once; None (nothing
+    done) when they would not all fit."""
+    rows = []
+    changes: dict[str, int] = {}
+    added_bytes = 0
+    for event, source, line in items:
+        for s in incoming(event):
+            size = s.size
+            rows.append(
+                (s.ip, s.rank, s.message, s.event_ts, s.expires_at, now, source, line, size)
+            )
+            added_bytes += size
+            name = level_gauge(s.rank)
+            changes[name] = changes.get(name, 0) + 1
+    count, stored = gauge(db)
+    if count + len(rows) > policy.max_events or stored + added_bytes > policy.max_bytes:
+        return None
+    db.executemany(_APPEND, rows)
+    changes.update(accepted=len(rows), live_events=len(rows), live_bytes=added_bytes)
+    bump_all(db, changes)
+    return [PutResult(accepted=True) for _ in items]
+
+
+def put_each(
     db: sqlite3.Connection,
     policy: SpoolPolicy,
     items: Sequence[tuple[dict[str, Any], str, int]],
     now: float,
 ) -> list[PutResult]:
-    """Store (event, source, line) items; under `block` the first refusal ends the batch."""
+    """Store (event, source, line) items one subject at a time, each merged into the
+    signal waiting for its IP or taking room as the overflow policy allows (for a full
+    spool, its inbox folded); under `block` the first refusal ends the batch."""
     results: list[PutResult] = []
     whole = policy.overflow != "drop-lowest-risk"
     for event, source, line in items:
@@ -84,9 +122,15 @@ def _put_event(
                 signal.size,
             ),
         )
-        bump(db, "accepted", 1)
-        bump(db, "live_events", 1)
-        bump(db, "live_bytes", signal.size)
+        bump_all(
+            db,
+            {
+                "accepted": 1,
+                "live_events": 1,
+                "live_bytes": signal.size,
+                level_gauge(signal.rank): 1,
+            },
+        )
         kept += 1
     if kept and refused:
         if policy.overflow != "drop-lowest-risk":
@@ -144,15 +188,15 @@ def rejoin(db: sqlite3.Connection, policy: SpoolPolicy, ids: Sequence[int]) -> N
             continue
         _merge_into(db, waiting, Incoming(ip, rank, message, event_ts, expires_at))
         db.execute("DELETE FROM signals WHERE id = ?", (signal_id,))
-        bump(db, "coalesced", 1)
-        bump(db, "live_events", -1)
-        bump(db, "live_bytes", -size)
+        bump_all(
+            db, {"coalesced": 1, "live_events": -1, "live_bytes": -size, level_gauge(rank): -1}
+        )
 
 
 def _merge_into(db: sqlite3.Connection, row: tuple[Any, ...], new: Incoming) -> None:
     """Merge `new` into the waiting signal `row` (id, rank, message, event_ts, expires_at,
-    size) by the rule of subjects.py. Keeps live_bytes in step; the caller counts the
-    merge."""
+    size) by the rule of subjects.py. Keeps live_bytes and the level gauges in step; the
+    caller counts the merge."""
     signal_id, rank, message, event_ts, expires_at, size = row
     result = merged(Incoming(new.ip, rank, message, event_ts, expires_at), new)
     db.execute(
@@ -168,6 +212,8 @@ def _merge_into(db: sqlite3.Connection, row: tuple[Any, ...], new: Incoming) -> 
         ),
     )
     bump(db, "live_bytes", result.size - size)
+    if result.rank != rank:
+        bump_all(db, {level_gauge(rank): -1, level_gauge(result.rank): 1})
 
 
 def _room_for(db: sqlite3.Connection, policy: SpoolPolicy, new: Incoming) -> int:

@@ -215,9 +215,10 @@ class Store(Protocol):
 
     def status(self, now: float) -> dict[str, Any]:
         """What `status`, the metrics and the progress line show: spool, signals,
-        bytes_of_signals, file_bytes, by_risk_level, in_flight, waiting_retry,
-        oldest_age_seconds, last_error, damaged_spools_moved_aside, totals (TOTALS only),
-        schema_version."""
+        bytes_of_signals, file_bytes, by_risk_level, inbox (of the signals, those accepted
+        but not yet coalesced: 0 for a backend that merges on put), in_flight,
+        waiting_retry, oldest_age_seconds, last_error, damaged_spools_moved_aside, totals
+        (TOTALS only), schema_version. Cheap however large the spool."""
         ...
 
     def close(self) -> None:

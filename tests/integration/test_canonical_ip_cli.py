@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from okta_risk_output.emulator import Emulator
+from okta_risk_output.spool.sqlite import Spool
 from tests.support import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +51,13 @@ def test_three_spellings_of_one_address_are_spooled_as_one_signal(tmp_path: Path
     shown = program(tmp_path, "status", "--json")
     assert shown.returncode == 0, shown.stderr.decode()
     report = json.loads(shown.stdout)
-    assert report["signals"] == 1, report
-    assert report["totals"]["coalesced"] == 2
+    # Intake appended all three; they merge when delivery next takes a step.
+    assert (report["signals"], report["inbox"]) == (3, 3), report
+    spool = Spool(str(tmp_path / "spool.db"))
+    lease = spool.lease(time.time(), 60, lambda candidates: candidates)
+    assert lease is not None and [s.ip for s in lease.signals] == ["2001:db8::1"]
+    assert spool.totals()["coalesced"] == 2 and spool.live() == 1
+    spool.close()
 
 
 def test_okta_receives_each_address_once_in_its_canonical_text(

@@ -4,7 +4,8 @@ Operations: put (a few addresses, so repeats coalesce), lease, ack, dead-letter,
 later and release (a signal coming back merges into one waiting for its IP) by any lease
 still around (one that ran out and was taken over
 included), time passing (leases expire), and a crash (the connection dropped mid-life, the
-file reopened). After each step the spool's rows and totals must agree with the model,
+file reopened). A put appends to the inbox; lease, retry later and release fold it first,
+each subject merging as it would have on arrival (the model's `_fold`). After each step the spool's rows and totals must agree with the model,
 and what a lease settles as delivered must be exactly what it leased: a signal merged into
 one in flight, then removed by that request's ack, would be a signal Okta never received.
 """
@@ -54,6 +55,8 @@ class SpoolMachine(RuleBasedStateMachine):
         self.rows: dict[int, Row] = {}
         self.totals = {"accepted": 0, "delivered": 0, "dead_lettered": 0, "coalesced": 0}
         self.leases: list[Held] = []
+        self.inbox: list[tuple[int, str, int]] = []
+        """(line, ip, rank) accepted and not yet folded."""
         self.next_line = 0
 
     def teardown(self) -> None:
@@ -65,22 +68,26 @@ class SpoolMachine(RuleBasedStateMachine):
         self.next_line += 1
         event = {"subjects": [{"ip": ip, "riskLevel": level}]}
         result = self.spool.put(event, source="m", line=self.next_line, now=self.now)
-        assert result.accepted
+        assert result.accepted and result.coalesced == 0
         self.totals["accepted"] += 1
-        # Only into a signal nobody holds: never into one in flight (or whose lease ran out
-        # but was not yet taken: its holder may still be sending it).
-        waiting = [line for line, row in self.rows.items() if row.ip == ip and row.holder is None]
-        if waiting:
-            target = self.rows[max(waiting)]
-            target.rank = min(target.rank, LEVELS.index(level))
-            self.totals["coalesced"] += 1
-            assert result.coalesced == 1
-        else:
-            self.rows[self.next_line] = Row(ip, LEVELS.index(level))
-            assert result.coalesced == 0
+        self.inbox.append((self.next_line, ip, LEVELS.index(level)))
+
+    def _fold(self) -> None:
+        for line, ip, rank in self.inbox:
+            # Only into a signal nobody holds: never into one in flight (or whose lease ran
+            # out but was not yet taken: its holder may still be sending it).
+            waiting = [n for n, row in self.rows.items() if row.ip == ip and row.holder is None]
+            if waiting:
+                target = self.rows[max(waiting)]
+                target.rank = min(target.rank, rank)
+                self.totals["coalesced"] += 1
+            else:
+                self.rows[line] = Row(ip, rank)
+        self.inbox.clear()
 
     @rule(limit=st.integers(1, 5))
     def lease(self, limit: int) -> None:
+        self._fold()
         ready = sorted(
             (row.rank, line)
             for line, row in self.rows.items()
@@ -134,6 +141,7 @@ class SpoolMachine(RuleBasedStateMachine):
     @rule(data=st.data(), delay=st.floats(0, 100))
     def retry_later(self, data: st.DataObject, delay: float) -> None:
         held, mine = self._take_lease(data)
+        self._fold()
         back = self.spool.retry_later(
             held.lease, held.lease.signals, now=self.now, at=self.now + delay, error="HTTP 503"
         )
@@ -147,6 +155,7 @@ class SpoolMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
         held, mine = self._take_lease(data)
+        self._fold()
         assert self.spool.release(held.lease, held.lease.signals) == len(mine)
         for line in mine:
             row = self.rows[line]
@@ -168,6 +177,12 @@ class SpoolMachine(RuleBasedStateMachine):
                 del self.rows[line]
                 self.totals["coalesced"] += 1
 
+    @rule()
+    def expire(self) -> None:
+        # Nothing here has an expiresAt; the step folds the inbox all the same.
+        assert self.spool.expire(self.now) == []
+        self._fold()
+
     @rule(seconds=st.floats(0, 60))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
@@ -181,7 +196,7 @@ class SpoolMachine(RuleBasedStateMachine):
 
     @invariant()
     def rows_and_totals_agree(self) -> None:
-        assert self.spool.live() == len(self.rows)
+        assert self.spool.live() == len(self.rows) + len(self.inbox)
         totals = self.spool.totals()
         for name, value in self.totals.items():
             assert totals[name] == value

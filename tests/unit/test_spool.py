@@ -215,7 +215,7 @@ def test_a_repeated_ip_merges_highest_level_latest_expiry_both_messages(spool: S
     third = event("MEDIUM", expires="2027-01-15T08:30:00.000Z")
     third["subjects"][0]["message"] = "Port scan"
     for n, made in enumerate((first, second, third), start=1):
-        assert spool.put(made, source="t", line=n, now=NOW + n).coalesced == (n > 1)
+        assert spool.put(made, source="t", line=n, now=NOW + n).accepted
     assert subject_of(spool) == [
         {
             "timestamp": "2027-01-15T07:59:00.000Z",
@@ -251,15 +251,34 @@ def test_coalescing_leaves_a_signal_in_flight_alone_and_can_be_bounded_or_off(
     spool = Spool(str(tmp_path / "a.db"))
     spool.put(event(), source="t", line=1, now=NOW)
     in_flight = take(spool, 10, NOW)
-    assert spool.put(event(), source="t", line=2, now=NOW).coalesced == 0
-    assert in_flight is not None and spool.live() == 2
+    spool.put(event(), source="t", line=2, now=NOW)
+    assert in_flight is not None and lines_in(spool, NOW + 1) == [2]
+    assert spool.live() == 2 and spool.totals()["coalesced"] == 0
     windowed = Spool(str(tmp_path / "b.db"), policy=SpoolPolicy(coalesce_window=60))
-    windowed.put(event(), source="t", line=1, now=NOW)
-    assert windowed.put(event(), source="t", line=2, now=NOW + 30).coalesced == 1
-    assert windowed.put(event(), source="t", line=3, now=NOW + 120).coalesced == 0
+    for line, at in ((1, NOW), (2, NOW + 30), (3, NOW + 120)):
+        windowed.put(event(), source="t", line=line, now=at)
+    assert lines_in(windowed, NOW + 121) == [1, 3]  # the second within 60 s of the first
     off = Spool(str(tmp_path / "c.db"), policy=SpoolPolicy(coalesce=False))
     off.put(event(), source="t", line=1, now=NOW)
-    assert off.put(event(), source="t", line=2, now=NOW).coalesced == 0 and off.live() == 2
+    off.put(event(), source="t", line=2, now=NOW)
+    assert lines_in(off, NOW + 1) == [1, 2] and off.live() == 2
+
+
+def test_intake_appends_and_the_next_step_of_delivery_coalesces(tmp_path: Path) -> None:
+    merged: list[int] = []
+    spool = Spool(str(tmp_path / "s.db"), on_coalesced=merged.append)
+    for n, level in enumerate(("LOW", "HIGH", "MEDIUM"), start=1):
+        result = spool.put(event(level), source="t", line=n, now=NOW + n)
+        assert (result.accepted, result.coalesced) == (True, 0)
+    # Accepted and counted, each as a signal of its own until the inbox is folded.
+    assert spool.live() == 3 and spool.status(NOW + 5)["by_risk_level"]["LOW"] == 1
+    assert spool.ready(NOW + 5, at_most=10)[:2] == (3, NOW + 1)
+    lease = take(spool, 10, NOW + 5)
+    assert lease is not None and [(s.line, s.level) for s in lease.signals] == [(1, "HIGH")]
+    assert merged == [2] and spool.live() == 1
+    totals = spool.totals()
+    assert (totals["accepted"], totals["coalesced"]) == (3, 2)
+    assert spool.status(NOW + 5)["by_risk_level"] == {"HIGH": 1, "MEDIUM": 0, "LOW": 0}
 
 
 def test_within_a_level_what_would_expire_waiting_goes_first(spool: Spool) -> None:
