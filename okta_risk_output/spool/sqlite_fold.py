@@ -146,15 +146,33 @@ def _store(db: sqlite3.Connection, waiting: dict[str, list[_Target]], added: lis
             if t.changed and t.id is not None
         ],
     )
-    # In the inbox's order, so that ids (the age within a level) keep the order of arrival.
+    # Ids in the inbox's order (the age within a level), rows in the order of their
+    # addresses: the index on addresses is then filled page by page, not at random.
+    (last,) = db.execute("SELECT coalesce(max(id), 0) FROM signals").fetchone()
+    (seq,) = db.execute(
+        "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'signals'"
+    ).fetchone()
+    first = max(last, seq) + 1
+    rows = [
+        (
+            first + n,
+            t.ip,
+            t.rank,
+            t.message,
+            t.event_ts,
+            t.expires_at,
+            t.accepted_at,
+            *t.row[7:9],
+            t.size,
+        )
+        for n, t in enumerate(added)
+        if t.row is not None
+    ]
+    rows.sort(key=lambda r: r[1])
     db.executemany(
-        "INSERT INTO signals (ip, rank, message, event_ts, expires_at, accepted_at, source,"
-        " line, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (t.ip, t.rank, t.message, t.event_ts, t.expires_at, t.accepted_at, *t.row[7:9], t.size)
-            for t in added
-            if t.row is not None
-        ],
+        "INSERT INTO signals (id, ip, rank, message, event_ts, expires_at, accepted_at, source,"
+        " line, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
 
 

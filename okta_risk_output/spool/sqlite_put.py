@@ -253,7 +253,7 @@ def _make_room(db: sqlite3.Connection, policy: SpoolPolicy, rank: int, size: int
             # most what is in flight, until those requests are settled.
             in_flight, in_flight_bytes = db.execute(
                 "SELECT count(*), coalesce(sum(size), 0) FROM signals"
-                " WHERE lease_id IS NOT NULL AND rank > ?",
+                " INDEXED BY signals_in_flight WHERE lease_id IS NOT NULL AND rank > ?",
                 (rank,),
             ).fetchone()
             freed_events += in_flight

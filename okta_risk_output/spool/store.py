@@ -7,7 +7,11 @@ promises, so that one behaviour suite can check both:
 - **One waiting signal per IP.** A subject whose IP already has a signal waiting (not in
   flight, accepted within the coalescing window) merges into it (subjects.py has the
   rule); a signal that comes back to waiting (retry, release) merges into one that arrived
-  for its IP meanwhile. Nothing ever merges into a signal in flight.
+  for its IP meanwhile. Nothing ever merges into a signal in flight. A backend may merge
+  later than the put (SQLite appends to an inbox and merges when it folds it), provided
+  every lease, expire, retry_later and release first sees the merges of everything
+  accepted before it, made as they would have been on arrival; `status`'s `inbox` counts
+  what is not merged yet, and `coalesced` counts a merge when it is made.
 - **Priority.** `lease` hands out ready signals highest risk first; within a level, those
   that would expire while waiting their turn, soonest first; then the oldest.
 - **Leases.** A lease has an id naming its holder (holders.py) and an expiry. An expired
@@ -67,7 +71,8 @@ class PutResult:
     evicted: int = 0
     """Older signals dropped to make room (drop-lowest-risk)."""
     coalesced: int = 0
-    """Subjects merged into a signal already waiting for the same IP."""
+    """Subjects merged into a signal already waiting for the same IP by this put (a
+    backend that merges when it folds its inbox reports those merges to its owner)."""
 
 
 @dataclass
@@ -94,7 +99,8 @@ class Store(Protocol):
         self, items: Sequence[tuple[dict[str, Any], str, int]], *, now: float
     ) -> list[PutResult]:
         """Store validated RiskEvents, given as (event, source, line), in one atomic step:
-        all durable when it returns, every subject a signal or merged into one.
+        all durable when it returns, every subject a signal or merged into one (now, or at
+        the next fold: PutResult.coalesced counts only the merges made now).
 
         Under drop-lowest-risk an event is accepted when any of its subjects was kept (the
         others count as accepted and dropped); under block and reject-new only whole, a
