@@ -2,12 +2,13 @@
 
 Operations: put (a few addresses, so repeats coalesce), lease, ack, dead-letter, retry
 later and release (a signal coming back merges into one waiting for its IP) by any lease
-still around (one that ran out and was taken over
-included), time passing (leases expire), and a crash (the connection dropped mid-life, the
-file reopened). A put appends to the inbox; lease, retry later and release fold it first,
-each subject merging as it would have on arrival (the model's `_fold`). After each step the spool's rows and totals must agree with the model,
-and what a lease settles as delivered must be exactly what it leased: a signal merged into
-one in flight, then removed by that request's ack, would be a signal Okta never received.
+still around (one that ran out and was taken over included), expire, time passing
+(leases expire), and a crash (the connection dropped mid-life, the file reopened). A put
+appends to the inbox; lease, expire, retry later and release fold it first, each subject
+merging as it would have on arrival (the model's `_fold`). After each step the spool's
+rows and totals must agree with the model, and what a lease settles as delivered must be
+exactly what it leased: a signal merged into one in flight, then removed by that
+request's ack, would be a signal Okta never received.
 """
 
 from __future__ import annotations
