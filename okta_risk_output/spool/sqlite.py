@@ -172,25 +172,24 @@ class Spool:
         with self._lock:
             if sqlite_put.has_room(self._db, self.policy, event):
                 return True
-            if not sqlite_fold.last_row(self._db):
+            if not sqlite_fold.inbox_rows(self._db):
                 return False
         self._fold_slices()
         with self._lock:
             return sqlite_put.has_room(self._db, self.policy, event)
 
     def _fold_slices(self) -> None:
-        """Fold the inbox as it is now in slices, each its own transaction, so that other
-        processes' intake commits between them (sqlite_fold.py); the step that asked folds
-        what came meanwhile in its own transaction."""
+        """Fold the inbox in slices, each its own transaction, so that other processes'
+        intake commits between them (sqlite_fold.py), until what is left fits one slice:
+        the step that asked folds that in its own transaction. The rounds are bounded by
+        the inbox as it is now (and two more), so an intake faster than the fold cannot
+        keep a step waiting for ever."""
         with self._lock:
-            end = sqlite_fold.last_row(self._db)
-        if not end:
-            return
-        while True:
+            rows = sqlite_fold.inbox_rows(self._db)
+        rounds = rows // sqlite_fold.SLICE + 2 if rows > sqlite_fold.SLICE else 0
+        for _ in range(rounds):
             with self._write() as db:
-                folded, merged = sqlite_fold.fold(
-                    db, self.policy, up_to=end, limit=sqlite_fold.SLICE
-                )
+                folded, merged = sqlite_fold.fold(db, self.policy, limit=sqlite_fold.SLICE)
             self._coalesced(merged)
             if folded < sqlite_fold.SLICE:
                 return

@@ -9,10 +9,10 @@ window counted from the row's own accepted_at; never into a signal in flight), o
 a signal. Between two folds, a row in the inbox is a signal in every count (the gauges and
 `live()` include it) but coalesces later: the merge is counted when it happens.
 
-A fold is done in slices of `SLICE` rows, each its own transaction, up to the inbox's last
-row when it began; the step that asked for it then folds the rest in its own transaction,
-so what it reads is everything accepted before it, while other processes' intake commits
-between the slices.
+A long inbox is folded in slices of `SLICE` rows, each its own transaction (sqlite.py);
+the step that asked for it then folds the rest in its own transaction, so what it reads
+is everything accepted before it, while other processes' intake commits between the
+slices.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from okta_risk_output.spool.sqlite_rows import bump_all, chunks, level_gauge
 from okta_risk_output.spool.store import SpoolPolicy
 from okta_risk_output.spool.subjects import Incoming, merged
 
-__all__ = ["SLICE", "fold", "last_row"]
+__all__ = ["INBOX_ROWS", "SLICE", "fold", "inbox_rows"]
 
 SLICE = 5000
 """Rows folded per transaction when the inbox is long (a burst, or intake without delivery)."""
@@ -51,22 +51,24 @@ class _Target:
     changed: bool = False
 
 
-def last_row(db: sqlite3.Connection) -> int:
-    """The inbox's last rowid (0 when empty): where a fold that starts now ends."""
-    (last,) = db.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()
-    return int(last)
+# The inbox's rowids run without a gap (appends take max + 1, folds delete from the
+# start), so this counts it without walking it. (Two subqueries: min and max in one are a
+# scan; each alone reads one end of the rowids.)
+INBOX_ROWS = "SELECT coalesce((SELECT max(id) FROM inbox) - (SELECT min(id) FROM inbox) + 1, 0)"
 
 
-def fold(
-    db: sqlite3.Connection, policy: SpoolPolicy, *, up_to: int | None = None, limit: int = -1
-) -> tuple[int, int]:
-    """Fold inbox rows (those up to rowid `up_to`, at most `limit` of them) in their order;
-    returns (rows folded, of them merged into a waiting signal). Runs inside the caller's
-    transaction."""
-    bound = (" WHERE id <= ?", (up_to,)) if up_to is not None else ("", ())
+def inbox_rows(db: sqlite3.Connection) -> int:
+    """Rows waiting in the inbox, read from its two ends."""
+    (rows,) = db.execute(INBOX_ROWS).fetchone()
+    return int(rows)
+
+
+def fold(db: sqlite3.Connection, policy: SpoolPolicy, *, limit: int = -1) -> tuple[int, int]:
+    """Fold the first `limit` inbox rows (all by default) in their order; returns (rows
+    folded, of them merged into a waiting signal). Runs inside the caller's transaction."""
     rows = db.execute(
-        f"SELECT {_INBOX} FROM inbox{bound[0]} ORDER BY id LIMIT ?",  # noqa: S608 - constants
-        (*bound[1], limit),
+        f"SELECT {_INBOX} FROM inbox ORDER BY id LIMIT ?",  # noqa: S608 - constants
+        (limit,),
     ).fetchall()
     if not rows:
         return 0, 0

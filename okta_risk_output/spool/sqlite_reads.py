@@ -15,6 +15,7 @@ import sqlite3
 from typing import Any
 
 from okta_risk_output.levels import RISK_LEVELS
+from okta_risk_output.spool.sqlite_fold import inbox_rows
 from okta_risk_output.spool.sqlite_rows import LEVEL_GAUGES, gauge
 from okta_risk_output.spool.store import TOTALS
 
@@ -23,18 +24,6 @@ __all__ = ["live", "status", "totals"]
 # The first rowid is the oldest accepted (ids follow arrival; a merge keeps the older).
 _FIRST_SIGNAL = "SELECT accepted_at FROM signals ORDER BY id LIMIT 1"
 _FIRST_IN_INBOX = "SELECT accepted_at FROM inbox ORDER BY id LIMIT 1"
-# The inbox's rowids run without a gap (appends take max + 1, folds delete from the
-# start), so this counts it without walking it.
-# (Two subqueries: min and max in one are a scan, each alone reads one end of the rowids.)
-_INBOX_ROWS = "SELECT coalesce((SELECT max(id) FROM inbox) - (SELECT min(id) FROM inbox) + 1, 0)"
-
-# The first rowid is the oldest accepted (ids follow arrival; a merge keeps the older).
-_FIRST_SIGNAL = "SELECT accepted_at FROM signals ORDER BY id LIMIT 1"
-_FIRST_IN_INBOX = "SELECT accepted_at FROM inbox ORDER BY id LIMIT 1"
-# The inbox's rowids run without a gap (appends take max + 1, folds delete from the
-# start), so this counts it without walking it.
-# (Two subqueries: min and max in one are a scan, each alone reads one end of the rowids.)
-_INBOX_ROWS = "SELECT coalesce((SELECT max(id) FROM inbox) - (SELECT min(id) FROM inbox) + 1, 0)"
 
 
 def live(db: sqlite3.Connection) -> int:
@@ -58,7 +47,7 @@ def status(db: sqlite3.Connection, path: str, now: float) -> dict[str, Any]:
             if (row := db.execute(sql).fetchone()) is not None
         ]
         oldest = min(first) if first else None
-        (inbox,) = db.execute(_INBOX_ROWS).fetchone()
+        inbox = inbox_rows(db)
     else:
         inbox = 0
         by_level = {level: 0 for level in RISK_LEVELS}
