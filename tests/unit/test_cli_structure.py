@@ -42,7 +42,7 @@ FLAGS = {
     | {"--eof-timeout", "--transactions", "--begin-mark", "--commit-mark", "--keepalive"},
     "fluentd": _COMMON | _INTAKE | _DELIVERY | {"--eof-timeout", "--format", "--keys"},
     "splunk": {"--execute"},
-    "status": {"--spool", "--json", "--watch"},
+    "status": {"--spool", "--json", "--watch", "--check"},
     "schema": set(),
     "validate": {
         "--format", "--strict", "--profile", "--direction", "--allow-non-global-ips",
