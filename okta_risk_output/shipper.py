@@ -64,6 +64,11 @@ class Shipper:
         """Set when the run must end as on SIGTERM (a hard deadline passed): whoever runs it
         may abandon a request still in flight after --shutdown-timeout."""
         self._wake = threading.Event()
+        self._input_ended = threading.Event()
+        """Set by the intake or feed thread when its input has ended, before it wakes the
+        delivery loop: the loop asks this, not whether the thread is alive, since a thread
+        that has woken the loop may still be alive when the loop looks, and the loop would
+        then nap a whole _NAP before it noticed (a quarter second of every short run)."""
         self._started = clock.monotonic()
         self._intake_error: BaseException | None = None
         self._dead_letter = DeadLetterFile(settings.dead_letter)
@@ -102,7 +107,7 @@ class Shipper:
         intake.start()
         ended_at: float | None = None
         while not self._stop.is_set():
-            if ended_at is None and not intake.is_alive():
+            if ended_at is None and self._input_ended.is_set():
                 ended_at = self._clock.monotonic()
             ended = ended_at is not None
             wait = self._step(deliverer, input_ended=ended)
@@ -248,6 +253,7 @@ class Shipper:
             self._stop.set()
         finally:
             self._intake.close()
+            self._input_ended.set()
             self._wake.set()
 
     def _nap(self, seconds: float, cap: float = _NAP) -> None:
@@ -288,7 +294,7 @@ class Shipper:
         feeder.start()
         try:
             while not self._stop.is_set():
-                input_ended = not feeder.is_alive()
+                input_ended = self._input_ended.is_set()
                 wait = self._step(deliverer, input_ended=input_ended)
                 if input_ended and (wait is None or deliverer.stopped is not None):
                     break
@@ -313,6 +319,7 @@ class Shipper:
             self._stop.set()
         finally:
             self._intake.close()
+            self._input_ended.set()
             self._wake.set()
             then()
 

@@ -27,9 +27,9 @@ COMMANDS = {
     "map": "map:map_command",
     "schema": "schema:schema",
     "emulator": "emulator:emulator_command",
-    "omprog": "hosts:omprog",
-    "fluentd": "hosts:fluentd",
-    "splunk": "hosts:splunk",
+    "omprog": "omprog:omprog",
+    "fluentd": "fluentd:fluentd",
+    "splunk": "splunk:splunk",
 }
 """Command name -> "module:attribute" in okta_risk_output.cli."""
 

@@ -12,7 +12,6 @@ import itertools
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +62,8 @@ def run_shipper(
         with stack:
             client = None
             if dry_run:
+                import tempfile  # here: shutil, random and bz2 with it, for dry runs only
+
                 from okta_risk_output.config.settings import dry_run_settings
                 from okta_risk_output.okta.dry_run import DryRunClient
 

@@ -20,15 +20,18 @@ from okta_risk_output.config.values import Values
 from okta_risk_output.delivery.backoff import RetryPolicy
 from okta_risk_output.delivery.packing import PackLimits
 from okta_risk_output.errors import ConfigError
-from okta_risk_output.intake.profiles import Profile, load_profile
-from okta_risk_output.intake.records import RecordMapper
-from okta_risk_output.intake.validation import Validator
 from okta_risk_output.net import is_loopback
 from okta_risk_output.okta.secret import Secret
 from okta_risk_output.spool.store import SpoolPolicy
 from okta_risk_output.units import Rate
 
 if TYPE_CHECKING:
+    # Imported where used, not here: every command builds settings, most use no profile
+    # (the engine, its patterns and re2 take a large share of a short run's start), and
+    # `status` maps no record at all.
+    from okta_risk_output.intake.profiles import Profile
+    from okta_risk_output.intake.records import RecordMapper
+    from okta_risk_output.intake.validation import Validator
     from okta_risk_output.okta.oauth import OAuthSettings
 
 __all__ = [
@@ -194,6 +197,8 @@ def _profile(values: Values, strict: bool, allow_private: bool) -> Profile | Non
     direction = values.value("direction", if_invalid=None)
     if direction is None:
         return None
+    from okta_risk_output.intake.profiles import load_profile  # only when a profile is named
+
     try:
         return load_profile(
             name, direction=direction, strict=strict, allow_non_global_ips=allow_private
@@ -206,6 +211,8 @@ def _profile(values: Values, strict: bool, allow_private: bool) -> Profile | Non
 def record_mapper(settings: Settings, validator: Validator | None = None) -> RecordMapper:
     """The RecordMapper for these settings: `run` (shipper.py) and `validate` use this one,
     so they map every line alike."""
+    from okta_risk_output.intake.records import RecordMapper
+
     return RecordMapper(
         strict=settings.strict,
         default_expires_in=settings.default_expires_in,

@@ -34,6 +34,11 @@ __all__ = ["Observers", "Sources", "start_observers"]
 METRICS_FILE_INTERVAL = 15.0
 """Seconds between rewrites of --metrics-file: node_exporter's usual scrape interval."""
 
+METRICS_SPOOL_EVERY = 5.0
+"""The metrics' spool figures are at most this many seconds old (longer if asking cost more
+than a twentieth of the time): a /metrics scrape, however often it comes, costs a status
+call of the spool, under its lock, once in this time; the scrapes between get the last."""
+
 
 class _Ticker(Protocol):
     def tick(self) -> object: ...
@@ -59,6 +64,9 @@ class Observers:
     live: LiveStatus | None = None
     live_spool: Sampled[Mapping[str, Any]] | None = None
     """The live line's view of the spool, refreshed before its last drawing."""
+    metrics_spool: Sampled[Mapping[str, Any]] | None = None
+    """The metrics' view of the spool (METRICS_SPOOL_EVERY), refreshed before the last
+    metrics file is written."""
 
     def on_request(self, outcome: str, seconds: float) -> None:
         """A request ended: `outcome` is retry.Action's value, `seconds` its duration."""
@@ -76,6 +84,8 @@ class Observers:
             if self.live_spool is not None:
                 self.live_spool.expire()
             live.stop()
+        if self.metrics_spool is not None:
+            self.metrics_spool.expire()
         if textfile is not None:
             textfile.close()
         if server is not None:
@@ -127,11 +137,15 @@ def _start_metrics(
 ) -> None:
     from okta_risk_output.observe.prometheus import PrometheusMetrics, TextfileWriter
 
+    # Counters and the rate budget are read live (cheap, no lock of the spool's); the spool's
+    # status is sampled, so that no scrape rate can keep intake and delivery waiting on it.
+    spool = Sampled(sources.spool_status, clock.monotonic, every=METRICS_SPOOL_EVERY)
     telemetry = PrometheusMetrics(
         counters_snapshot=sources.counters_snapshot,
-        spool_status=sources.spool_status,
+        spool_status=spool,
         budget=sources.budget,
     )
+    observers.metrics_spool = spool
     observers.telemetry = telemetry
     if path is not None:
         try:

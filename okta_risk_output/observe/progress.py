@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -300,7 +300,7 @@ class LiveStatus:
         self._stream = stream
         self._parts = list(parts)
         self._refresh = refresh
-        self._columns = columns or (lambda: shutil.get_terminal_size((80, 24)).columns)
+        self._columns = columns or _terminal_columns
         self.enabled = is_terminal(stream)
         self._lock = threading.RLock()
         self._shown = 0
@@ -371,3 +371,18 @@ class LiveStatus:
     def _loop(self) -> None:
         while not self._done.wait(self._refresh):
             self.render_once()
+
+
+def _terminal_columns() -> int:
+    """The terminal's width, as shutil.get_terminal_size reads it ($COLUMNS first, then the
+    terminal, else 80), without importing shutil (and bz2, lzma with it) at every start."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (ValueError, OSError):
+            columns = 0
+    return columns or 80

@@ -4,6 +4,7 @@ come while it is still importing. The program is run from the tree this file is 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -160,29 +161,105 @@ def test_a_signal_while_starting_gives_the_summary_and_no_traceback(
 HEAVY = ("requests", "urllib3", "jsonschema", "cryptography", "jwt", "prometheus_client")
 """What a short `enqueue` of a valid line does without: HTTP, the schema judge, keys, metrics."""
 
+NOT_FOR_SPOOLING = (
+    *HEAVY,
+    "okta_risk_output.okta.session",
+    "okta_risk_output.delivery.deliverer",
+    "okta_risk_output.hosts",
+    "okta_risk_output.emulator",
+)
+"""Nor does it load the delivery side or any host's adapter."""
 
-def test_enqueue_of_a_valid_line_loads_no_http_schema_judge_keys_or_metrics(
-    tmp_path: Path,
-) -> None:
+NOT_FOR_DELIVERING = ("jsonschema", "cryptography", "jwt", "prometheus_client")
+"""A host run that delivers needs HTTP, but not the schema judge (its lines are valid), keys
+(SSWS) or metrics (none asked for)."""
+
+
+def loaded_at_exit(
+    argv: list[str], stdin: bytes, env: dict[str, str], watched: tuple[str, ...]
+) -> str:
+    """Run the program with `argv`; its stderr, ending with a line `LOADED a,b` naming
+    which of `watched` were imported by the time it exited."""
     # Every start of a short-lived host run pays for what it imports (issue 13's cold start).
     probe = (
         "import atexit, sys\n"
-        f"heavy = {HEAVY!r}\n"
+        f"watched = {watched!r}\n"
         "atexit.register(lambda: sys.stderr.write("
-        "'LOADED ' + ','.join(m for m in heavy if m in sys.modules) + '\\n'))\n"
+        "'LOADED ' + ','.join(m for m in watched if m in sys.modules) + '\\n'))\n"
         "from okta_risk_output.cli.entry import main\n"
         "sys.argv = ['okta-risk-output', *sys.argv[1:]]\n"
         "main()\n"
     )
-    spool, dead = tmp_path / "spool.db", tmp_path / "dead.jsonl"
     done = subprocess.run(
-        [sys.executable, "-c", probe, "enqueue", "--spool", str(spool), "--dead-letter", str(dead)],
-        input=b'{"ip":"203.0.113.7","riskLevel":"HIGH"}\n',
+        [sys.executable, "-c", probe, *argv],
+        input=stdin,
         capture_output=True,
+        env=env,
+        cwd=ROOT,
         timeout=60,
         check=False,
     )
     err = done.stderr.decode()
     assert done.returncode == 0, err
+    return err
+
+
+def test_enqueue_of_a_valid_line_loads_no_http_schema_judge_keys_or_metrics(
+    tmp_path: Path,
+) -> None:
+    spool, dead = tmp_path / "spool.db", tmp_path / "dead.jsonl"
+    err = loaded_at_exit(
+        ["enqueue", "--spool", str(spool), "--dead-letter", str(dead)],
+        b'{"ip":"203.0.113.7","riskLevel":"HIGH"}\n',
+        environment(tmp_path, "http://127.0.0.1:9"),
+        NOT_FOR_SPOOLING,
+    )
     assert "spooled=1" in err, err
+    assert "LOADED \n" in err, err
+
+
+FLUENTD_ONLY = ("okta_risk_output.hosts.splunk", "okta_risk_output.hosts.omprog", "gzip")
+SPLUNK_ONLY = ("okta_risk_output.hosts.fluentd", "okta_risk_output.hosts.omprog")
+
+
+def test_a_one_record_fluentd_chunk_loads_only_fluentds_adapter(tmp_path: Path) -> None:
+    chunk = tmp_path / "buffer.q1.log"
+    chunk.write_bytes(b'{"ip":"203.0.113.8","riskLevel":"HIGH"}\n')
+    with emulator() as emu:
+        env = {**environment(tmp_path, emu.url), "OKTA_RISK_LINGER": "0s"}
+        err = loaded_at_exit(
+            ["fluentd", str(chunk), *command(tmp_path)[3:]],
+            b"",
+            env,
+            (*NOT_FOR_DELIVERING, *FLUENTD_ONLY),
+        )
+    assert "delivered=1" in err, err
+    assert "LOADED \n" in err, err
+
+
+def test_a_one_result_splunk_alert_loads_only_splunks_adapter(tmp_path: Path) -> None:
+    results = tmp_path / "results.csv.gz"
+    with gzip.open(results, "wt") as handle:
+        handle.write("src_ip,risk_level,message\n203.0.113.9,high,spray\n")
+    with emulator() as emu:
+        payload = {
+            "results_file": str(results),
+            "sid": "sid1",
+            "search_name": "spray",
+            "server_uri": "",
+            "configuration": {"org_url": emu.url, "deadline": "30s"},
+        }
+        env = {
+            **environment(tmp_path, emu.url),
+            "OKTA_RISK_LINGER": "0s",
+            "OKTA_RISK_SPOOL": str(tmp_path / "spool.db"),
+            "OKTA_RISK_DEAD_LETTER": str(tmp_path / "dl.jsonl"),
+        }
+        err = loaded_at_exit(
+            ["splunk", "--execute"],
+            json.dumps(payload).encode(),
+            env,
+            (*NOT_FOR_DELIVERING, *SPLUNK_ONLY),
+        )
+    assert "delivered=1" in err, err
     assert "LOADED \n" in err, err

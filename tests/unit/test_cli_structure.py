@@ -42,7 +42,7 @@ FLAGS = {
     | {"--eof-timeout", "--transactions", "--begin-mark", "--commit-mark", "--keepalive"},
     "fluentd": _COMMON | _INTAKE | _DELIVERY | {"--eof-timeout", "--format", "--keys"},
     "splunk": {"--execute"},
-    "status": {"--spool", "--json", "--watch"},
+    "status": {"--spool", "--json", "--watch", "--check"},
     "schema": set(),
     "validate": {
         "--format", "--strict", "--profile", "--direction", "--allow-non-global-ips",
@@ -95,8 +95,10 @@ def test_run_help_lists_options_in_sections_by_concern() -> None:
 @pytest.mark.parametrize(
     ("args", "absent"),
     [
-        (["schema"], ["cli.ship", "cli.hosts", "cli.emulator", "config.settings", "jwt"]),
-        (["enqueue", "--help"], ["cli.hosts", "cli.emulator", "cli.map", "emulator", "jwt"]),
+        (["schema"], ["cli.ship", "cli.splunk", "cli.emulator", "config.settings", "jwt"]),
+        (["enqueue", "--help"], ["cli.fluentd", "cli.emulator", "cli.map", "emulator", "jwt"]),
+        (["fluentd", "--help"], ["cli.splunk", "cli.omprog", "hosts.splunk", "emulator"]),
+        (["splunk", "--help"], ["cli.fluentd", "hosts.fluentd", "cli.omprog"]),
     ],
 )
 def test_a_command_imports_only_what_it_needs(args: list[str], absent: list[str]) -> None:
