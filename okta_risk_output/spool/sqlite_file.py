@@ -215,7 +215,10 @@ def _check(db: sqlite3.Connection, tables: set[str], *, quick: bool) -> int:
     if version < 1:
         raise Damaged("the spool has no schema version")
     if quick:
-        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:  # a page too garbled for a verdict
+            verdict = str(exc)
         if verdict != "ok":
             raise Damaged(f"integrity check failed: {verdict}")
     return version

@@ -190,12 +190,10 @@ def test_status_check_reads_every_page_and_reports_damage_a_plain_status_does_no
     path = _garbled_spool(tmp_path, 5000)
     plain = program("status", "--spool", str(path))
     checked = program("status", "--check", "--spool", str(path))
-    # A plain status runs no integrity check. It reads what its figures need: while those
-    # are counted from the signals it may come upon the page and say the spool is damaged
-    # (never a traceback); once they are kept, it shows the table.
-    assert b"integrity check failed" not in plain.stderr
-    assert b"Traceback" not in plain.stderr
-    assert plain.returncode == 0 or (plain.returncode == 6 and b"is damaged" in plain.stderr)
+    # A plain status runs no integrity check, and its figures are kept, not counted: it
+    # reads no page of the backlog, so it shows the table.
+    assert plain.returncode == 0, plain.stderr
+    assert b"signals waiting" in plain.stdout
     assert checked.returncode == 6, checked.stderr
     assert b"ERROR cannot open the spool" in checked.stderr
     assert b"integrity check failed" in checked.stderr

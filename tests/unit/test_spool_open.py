@@ -64,7 +64,7 @@ def test_damage_inside_is_found_only_when_asked_or_after_an_unclean_shutdown(
     _spool_of(path, 5000)
     _garble_a_middle_page(path)
     Spool(str(path), read_only=True).close()  # no page read beyond what it needs
-    with pytest.raises(LocalWriteError, match=r"malformed|integrity check failed"):
+    with pytest.raises(LocalWriteError, match="integrity check failed"):
         Spool(str(path), read_only=True, check=True)
     # A -wal file left behind, and no process with the spool open: the last writer was
     # killed, so the writer that opens it now reads every page first.
