@@ -31,6 +31,7 @@ def render_status(report: dict[str, Any]) -> str:
             f"{report['signals']} (HIGH {levels['HIGH']}, MEDIUM "
             f"{levels['MEDIUM']}, LOW {levels['LOW']})",
         ),
+        ("  not yet coalesced", str(report.get("inbox", 0))),
         ("  in flight", str(report["in_flight"])),
         ("  waiting to retry", str(report["waiting_retry"])),
         ("oldest waiting", "-" if age is None else _age(age)),

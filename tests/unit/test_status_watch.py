@@ -30,7 +30,8 @@ def report(**overrides: Any) -> dict[str, Any]:
             "dropped": 0,
             "coalesced": 1,
         },
-        "schema_version": 1,
+        "schema_version": 2,
+        "inbox": 2,
     }
     base.update(overrides)
     return base
@@ -42,6 +43,7 @@ def test_the_table_shows_where_every_accepted_signal_went() -> None:
         "spool                /var/lib/okta/spool.db",
         "file size            3.0 MiB",
         "signals waiting      4 (HIGH 1, MEDIUM 1, LOW 2)",
+        "  not yet coalesced  2",
         "  in flight          1",
         "  waiting to retry   0",
         "oldest waiting       3m",
