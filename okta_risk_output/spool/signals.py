@@ -14,7 +14,7 @@ from okta_risk_output.levels import risk_rank
 __all__ = ["Signal"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a lease reads thousands: slots make them cheaper
 class Signal:
     """One IP signal waiting for delivery: what becomes one subject of a RiskEvent."""
 

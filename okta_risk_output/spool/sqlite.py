@@ -186,13 +186,13 @@ class Spool:
         keep a step waiting for ever."""
         with self._lock:
             rows = sqlite_fold.inbox_rows(self._db)
-        rounds = rows // sqlite_fold.SLICE + 2 if rows > sqlite_fold.SLICE else 0
-        for _ in range(rounds):
-            with self._write() as db:
-                folded, merged = sqlite_fold.fold(db, self.policy, limit=sqlite_fold.SLICE)
-            self._coalesced(merged)
-            if folded < sqlite_fold.SLICE:
+        for _ in range(rows // sqlite_fold.SLICE + 2):
+            if rows <= sqlite_fold.SLICE:
                 return
+            with self._write() as db:
+                merged = sqlite_fold.fold(db, self.policy, limit=sqlite_fold.SLICE)[1]
+                rows = sqlite_fold.inbox_rows(db)
+            self._coalesced(merged)
 
     @contextmanager
     def _folded(self) -> Iterator[sqlite3.Connection]:

@@ -11,6 +11,7 @@ import pytest
 from okta_risk_output.delivery.packing import event_of
 from okta_risk_output.errors import LocalWriteError
 from okta_risk_output.levels import risk_rank
+from okta_risk_output.spool import sqlite_fold
 from okta_risk_output.spool.sqlite import Spool
 from okta_risk_output.spool.store import SpoolPolicy
 
@@ -330,3 +331,20 @@ def test_low_fills_whatever_room_high_and_medium_leave_in_a_request(spool: Spool
     assert first is not None
     levels = [s.level for s in first.signals]
     assert levels[:10] == ["HIGH"] * 10 and levels[10:] == ["LOW"] * 990
+
+
+def test_a_long_inbox_is_folded_in_slices_each_its_own_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_fold, "SLICE", 4)
+    merged: list[int] = []
+    spool = Spool(str(tmp_path / "s.db"), on_coalesced=merged.append)
+    addresses = [f"192.0.2.{n % 7 + 1}" for n in range(14)]  # each address twice
+    spool.put_many([(event("LOW", ip=ip), "t", n) for n, ip in enumerate(addresses)], now=NOW)
+    begun: list[str] = []
+    spool._db.set_trace_callback(lambda sql: begun.append(sql) if sql.startswith("BEGIN") else None)
+    lease = take(spool, 100, NOW + 1)
+    # 14 rows: slices of 4 while more than a slice is left (3), the rest in the lease's own.
+    assert len(begun) == 4
+    assert lease is not None and [s.line for s in lease.signals] == list(range(7))
+    assert sum(merged) == 7 and spool.live() == 7 and spool.status(NOW)["inbox"] == 0
