@@ -92,9 +92,8 @@ class Spool:
             if read_only:
                 self._db = sqlite_file.open_read_only(path, check=check)
             else:
-                self._shared_lock = sqlite_file.take_shared_lock(path)
-                self._db, self.moved_aside = sqlite_file.open_for_writing(
-                    path, self._shared_lock, sync, max_pages
+                self._db, self.moved_aside, self._shared_lock = sqlite_file.open_for_writing(
+                    path, sync, max_pages
                 )
                 if self.moved_aside is not None:
                     with self._write() as db:
@@ -132,6 +131,16 @@ class Spool:
                     self._db.execute("ROLLBACK")
                 raise LocalWriteError(f"cannot write the spool {self.path}: {exc}") from exc
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Reads that must agree: one read transaction (a WAL snapshot), writing nothing."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:
@@ -155,16 +164,15 @@ class Spool:
         Under the `block` policy the first refusal ends the batch: the caller waits for
         room and offers the rest again, so results may be fewer than items.
         """
-        merged = 0
         with self._write() as db:
-            results = sqlite_put.append(db, self.policy, items, now)
-            if results is None:
-                # Full, as far as the gauges know: they count the inbox unmerged, so the
-                # overflow policy decides on the spool folded, subject by subject.
-                merged = sqlite_fold.fold(db, self.policy)[1]
-                results = sqlite_put.put_each(db, self.policy, items, now)
-        self._coalesced(merged)
-        return results
+            appended = sqlite_put.append(db, self.policy, items, now)
+        if appended is not None:
+            return appended
+        # Full, as far as the gauges know: they count the inbox unmerged, so the overflow
+        # policy decides on the spool folded (a long inbox in slices first), subject by
+        # subject.
+        with self._folded() as db:
+            return sqlite_put.put_each(db, self.policy, items, now)
 
     def has_room(self, event: dict[str, Any]) -> bool:
         """For the `block` policy: whether `event` would fit now. The gauges count the
@@ -174,11 +182,12 @@ class Spool:
                 return True
             if not sqlite_fold.inbox_rows(self._db):
                 return False
-        self._fold_slices()
+        with self._folded():
+            pass
         with self._lock:
             return sqlite_put.has_room(self._db, self.policy, event)
 
-    def _fold_slices(self) -> None:
+    def _fold_long_inbox(self) -> None:
         """Fold the inbox in slices, each its own transaction, so that other processes'
         intake commits between them (sqlite_fold.py), until what is left fits one slice:
         the step that asked folds that in its own transaction. The rounds are bounded by
@@ -190,7 +199,7 @@ class Spool:
             if rows <= sqlite_fold.SLICE:
                 return
             with self._write() as db:
-                merged = sqlite_fold.fold(db, self.policy, limit=sqlite_fold.SLICE)[1]
+                merged = sqlite_fold.fold(db, limit=sqlite_fold.SLICE)[1]
                 rows = sqlite_fold.inbox_rows(db)
             self._coalesced(merged)
 
@@ -198,9 +207,9 @@ class Spool:
     def _folded(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction that first folds the whole inbox (after the slices
         folded outside it), so that the step inside sees every accepted signal."""
-        self._fold_slices()
+        self._fold_long_inbox()
         with self._write() as db:
-            merged = sqlite_fold.fold(db, self.policy)[1]
+            merged = sqlite_fold.fold(db)[1]
             yield db
         self._coalesced(merged)
 
@@ -220,8 +229,8 @@ class Spool:
     def ready(self, now: float, at_most: int) -> tuple[int, float | None, float | None]:
         """(signals ready to send now, counted up to `at_most`; accepted_at of the oldest of
         them; the next retry time). Cheap on a large spool: nothing is counted past at_most."""
-        with self._lock:
-            return sqlite_leases.ready(self._db, now, at_most)
+        with self._snapshot() as db:
+            return sqlite_leases.ready(db, now, at_most)
 
     def lease(
         self,
@@ -312,8 +321,8 @@ class Spool:
             holders = sqlite_leases.lease_ids(self._db)
         dead = [h for h in holders if holder_is_dead(h)]
         if dead:
-            with self._write() as db:
-                sqlite_leases.free(db, dead)
+            with self._folded() as db:  # so that they merge into what came meanwhile
+                sqlite_leases.free(db, self.policy, dead)
 
     # -- the shared pacing slot (sqlite_sends.py) ----------------------------------------
 
@@ -365,8 +374,8 @@ class Spool:
             return sqlite_reads.totals(self._db)
 
     def status(self, now: float) -> dict[str, Any]:
-        with self._lock:
-            return sqlite_reads.status(self._db, self.path, now)
+        with self._snapshot() as db:  # so that its figures add up
+            return sqlite_reads.status(db, self.path, now)
 
 
 if TYPE_CHECKING:

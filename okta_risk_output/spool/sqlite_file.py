@@ -6,16 +6,21 @@ when the rest is damaged. Opening checks what the file is before changing anythi
 even the journal mode): another program's database, a file that is not SQLite, or a
 spool of a newer schema is refused and left exactly as it is (`NotOurs`). Only a marked
 spool that fails to open or its checks (`Damaged`) may be moved aside, by a writer, and
-only while no other process has it open: each writer holds a shared flock on PATH.lock,
-and the move needs it exclusively.
+only while no other process has it open. Each writer holds a flock on PATH.lock while it
+has the spool open: exclusive while it opens, if it can have it at once (then it is
+alone: only it may move the file, upgrade its schema or judge a -wal file a sign of an
+unclean shutdown), shared from then on, or shared from the start when another writer has
+it. The lock is never converted from shared to exclusive: Linux drops the shared lock
+first, and a conversion that fails would leave the writer holding none.
 
 What an open checks costs nothing that grows with the spool: the tables and the schema
 version (SQLite itself refuses a file shorter than its header says). Its quick_check,
 which reads every page (0.4-0.5 s at a million signals), runs only after an unclean
-shutdown (a writer alone with a -wal file left behind: the last one was killed) and when
-asked for (`status --check`). Spools made before the mark existed are
-recognised by their tables and marked (adopted) on their next open by a writer, which
-also brings an older schema up to date (sqlite_schema.py).
+shutdown (a writer alone with a -wal file left behind: the last one was killed, or a
+`status` closed last, which may not remove it) and when asked for (`status --check`).
+Spools made before the mark existed are recognised by their tables and marked (adopted)
+on their next open by a writer, which also brings an older schema up to date
+(sqlite_schema.py), alone with the file.
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ __all__ = [
     "open_for_writing",
     "open_read_only",
     "spool_file_kind",
-    "take_shared_lock",
 ]
 
 
@@ -57,23 +61,54 @@ _NOT_OURS = {
 }
 
 
-def take_shared_lock(path: str) -> int:
-    """The shared lock on PATH.lock every writer holds while it has the spool open (its
-    folder made first), so that a damaged file is moved aside only when no other process
-    is using it. Returns the descriptor; closing it releases the lock."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return _lock_file(path + ".lock", fcntl.LOCK_SH)
-
-
 def open_for_writing(
-    path: str, shared_lock: int, sync: str, max_pages: int | None
+    path: str, sync: str, max_pages: int | None
+) -> tuple[sqlite3.Connection, str | None, int]:
+    """(the connection, where a damaged spool was moved if it was, the descriptor of the
+    shared lock on PATH.lock, held until the caller closes it). The caller counts a move in
+    meta (damaged_spools_moved_aside)."""
+    lock, alone = _take_lock(path)
+    try:
+        db, moved = _open_locked(path, sync, max_pages, alone=alone)
+        if alone:
+            # Exclusive to shared: other processes may open it now. (Unlike the other
+            # way, Linux makes this change in one step; no process can come between.)
+            fcntl.flock(lock, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(lock)
+        raise
+    return db, moved, lock
+
+
+def _take_lock(path: str) -> tuple[int, bool]:
+    """PATH.lock (its folder made first): exclusively when no other writer holds it (True),
+    else shared, waiting while another writer opens the spool exclusively (False)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # Read-only is enough for flock, so any user who may read the spool may take the lock
+    # (the spool's own permissions still decide who may write it); 0644 as SQLite's own.
+    fd = os.open(path + ".lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd, True
+        except OSError:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # held nothing before: nothing to lose
+            return fd, False
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_locked(
+    path: str, sync: str, max_pages: int | None, *, alone: bool
 ) -> tuple[sqlite3.Connection, str | None]:
-    """(the connection, where a damaged spool was moved, if it was) for a writer holding
-    `shared_lock`. The caller counts a move in meta (damaged_spools_moved_aside)."""
     kind = spool_file_kind(path)
     if kind in ("foreign", "not-sqlite"):
         raise NotOurs(_NOT_OURS[kind])
-    quick, alone = _checks_due(path, shared_lock)
+    # Alone with a -wal file: the last writer did not close (SQLite removes it when the
+    # last connection closes). With others writing, it is in use, and was checked when
+    # its first writer of this run found it so.
+    quick = alone and _has_wal(path)
     try:
         connected = _connect(
             path, sync, max_pages, adopt=kind == "unmarked", quick=quick, alone=alone
@@ -86,22 +121,15 @@ def open_for_writing(
                 f"{damage}; it carries no okta-risk-output mark, so it is left alone"
                 " (move it aside yourself if it is an old spool)"
             ) from None
-        moved = move_aside(path, shared_lock, str(damage))
+        if not alone:
+            # Moving it under a running process would split the queue (that process
+            # would go on writing to the moved file).
+            raise NotOurs(
+                f"{damage}; it is damaged, but another process has it open, so it is left"
+                " where it is (stop the other okta-risk-output processes and try again)"
+            ) from None
+        moved = move_aside(path, str(damage))
         return _connect(path, sync, max_pages, adopt=False, quick=False, alone=True), moved
-
-
-def _checks_due(path: str, shared_lock: int) -> tuple[bool, bool]:
-    """(whether this writer's open runs quick_check, whether it has the file to itself):
-    alone with a -wal file left behind means an unclean shutdown (SQLite removes it when
-    the last connection closes); while another process has it open, it is in use, and
-    was checked by whoever found it so."""
-    wal = _has_wal(path)
-    try:
-        fcntl.flock(shared_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False, False
-    fcntl.flock(shared_lock, fcntl.LOCK_SH)
-    return wal, True
 
 
 def _has_wal(path: str) -> bool:
@@ -224,26 +252,14 @@ def _check(db: sqlite3.Connection, tables: set[str], *, quick: bool) -> int:
     return version
 
 
-def move_aside(path: str, shared_lock: int, why: str) -> str:
+def move_aside(path: str, why: str) -> str:
     """Move the damaged spool at `path` (and its -wal, -shm) to PATH.damaged-<UTC time>;
-    returns where. NotOurs when another process has it open."""
-    # Only with every other user of the file gone: moving it under a running process
-    # would split the queue (that process would go on writing to the moved file).
-    try:
-        fcntl.flock(shared_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        raise NotOurs(
-            f"{why}; it is damaged, but another process has it open, so it is left"
-            " where it is (stop the other okta-risk-output processes and try again)"
-        ) from None
-    try:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = f"{path}.damaged-{stamp}"
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.replace(path + suffix, target + suffix)
-    finally:
-        fcntl.flock(shared_lock, fcntl.LOCK_SH)
+    returns where. Only for a writer holding PATH.lock exclusively (no other user)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = f"{path}.damaged-{stamp}"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.replace(path + suffix, target + suffix)
     log.error(
         "the spool %s is unusable (%s); moved it to %s and started a new one",
         path,
@@ -299,18 +315,6 @@ def _application_id_of(path: str) -> int | None:
 
 def _tables(db: sqlite3.Connection) -> set[str]:
     return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-
-def _lock_file(path: str, how: int) -> int:
-    # Read-only is enough for flock, so any user who may read the spool may take the lock
-    # (the spool's own permissions still decide who may write it); 0644 as SQLite's own.
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, how)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def _is_damage(error: sqlite3.DatabaseError) -> bool:

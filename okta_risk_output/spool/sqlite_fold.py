@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from okta_risk_output.spool.sqlite_rows import bump_all, chunks, level_gauge
-from okta_risk_output.spool.store import SpoolPolicy
 from okta_risk_output.spool.subjects import Incoming, merged
 
 __all__ = ["INBOX_ROWS", "SLICE", "fold", "inbox_rows"]
@@ -30,7 +29,10 @@ __all__ = ["INBOX_ROWS", "SLICE", "fold", "inbox_rows"]
 SLICE = 5000
 """Rows folded per transaction when the inbox is long (a burst, or intake without delivery)."""
 
-_INBOX = "id, ip, rank, message, event_ts, expires_at, accepted_at, source, line, size"
+_INBOX = (
+    "id, ip, rank, message, event_ts, expires_at, accepted_at, source, line, size, coalesce,"
+    " coalesce_window"
+)
 
 
 @dataclass(slots=True)  # one per row folded: slots make them cheaper to make
@@ -63,25 +65,29 @@ def inbox_rows(db: sqlite3.Connection) -> int:
     return int(rows)
 
 
-def fold(db: sqlite3.Connection, policy: SpoolPolicy, *, limit: int = -1) -> tuple[int, int]:
+def fold(db: sqlite3.Connection, *, limit: int = -1) -> tuple[int, int]:
     """Fold the first `limit` inbox rows (all by default) in their order; returns (rows
-    folded, of them merged into a waiting signal). Runs inside the caller's transaction."""
+    folded, of them merged into a waiting signal). Runs inside the caller's transaction.
+    Each row merges by the coalescing policy of the process that accepted it."""
     rows = db.execute(
         f"SELECT {_INBOX} FROM inbox ORDER BY id LIMIT ?",  # noqa: S608 - constants
         (limit,),
     ).fetchall()
     if not rows:
         return 0, 0
-    waiting = _waiting_for(db, {r[1] for r in rows}) if policy.coalesce else {}
+    # Any row that coalesces may merge into any waiting signal of its IP, even one that
+    # was accepted with --no-coalesce (as on arrival), so all of them are candidates.
+    coalescing = any(r[10] for r in rows)
+    waiting = _waiting_for(db, {r[1] for r in rows}) if coalescing else {}
     changes: dict[str, int] = {}
     added: list[_Target] = []
     for row in rows:
-        _id, ip, rank, message, event_ts, expires_at, accepted_at, _src, _line, size = row
-        target = _target(waiting.get(ip), policy, accepted_at)
+        _id, ip, rank, message, event_ts, expires_at, accepted_at, *_, size, coalesce, window = row
+        target = _target(waiting.get(ip), window, accepted_at) if coalesce else None
         if target is None:
             signal = _Target(None, ip, rank, message, event_ts, expires_at, accepted_at, size, row)
             added.append(signal)
-            if policy.coalesce:
+            if coalescing:
                 waiting.setdefault(ip, []).append(signal)
             continue
         result = merged(
@@ -125,11 +131,13 @@ def _waiting_for(db: sqlite3.Connection, ips: set[str]) -> dict[str, list[_Targe
     return found
 
 
-def _target(candidates: list[_Target] | None, policy: SpoolPolicy, accepted_at: float) -> Any:
-    """The latest waiting signal a row accepted at `accepted_at` merges into, or None."""
+def _target(
+    candidates: list[_Target] | None, window: float | None, accepted_at: float
+) -> _Target | None:
+    """The latest waiting signal a row accepted at `accepted_at` merges into (only one
+    accepted within `window` before it, when there is a window), or None."""
     if not candidates:
         return None
-    window = policy.coalesce_window
     since = float("-inf") if window is None else accepted_at - window
     for candidate in reversed(candidates):
         if candidate.accepted_at >= since:

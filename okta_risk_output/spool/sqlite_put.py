@@ -22,7 +22,7 @@ __all__ = ["append", "could_ever_hold", "has_room", "put_each", "rejoin"]
 
 _APPEND = (
     "INSERT INTO inbox (ip, rank, message, event_ts, expires_at, accepted_at, source, line,"
-    " size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " size, coalesce, coalesce_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -37,11 +37,15 @@ def append(
     rows = []
     changes: dict[str, int] = {}
     added_bytes = 0
+    coalesce, window = int(policy.coalesce), policy.coalesce_window
     for event, source, line in items:
         for s in incoming(event):
             size = s.size
             rows.append(
-                (s.ip, s.rank, s.message, s.event_ts, s.expires_at, now, source, line, size)
+                (
+                    *(s.ip, s.rank, s.message, s.event_ts, s.expires_at, now, source, line),
+                    *(size, coalesce, window),
+                )
             )
             added_bytes += size
             name = level_gauge(s.rank)

@@ -74,8 +74,12 @@ _ADDED = [
         accepted_at REAL NOT NULL,
         source TEXT NOT NULL,
         line INTEGER NOT NULL,
-        size INTEGER NOT NULL
+        size INTEGER NOT NULL,
+        coalesce INTEGER NOT NULL,
+        coalesce_window REAL
     )""",
+    # (coalesce, coalesce_window: the policy of the process that accepted the row, which
+    # the fold applies, whichever process folds.)
     # Only the signals in flight (a few requests' worth): finding leases, their holders
     # and counting them never walks the backlog.
     "CREATE INDEX IF NOT EXISTS signals_in_flight ON signals (lease_id) WHERE lease_id IS NOT NULL",

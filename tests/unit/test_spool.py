@@ -348,3 +348,41 @@ def test_a_long_inbox_is_folded_in_slices_each_its_own_transaction(
     assert len(begun) == 4
     assert lease is not None and [s.line for s in lease.signals] == list(range(7))
     assert sum(merged) == 7 and spool.live() == 7 and spool.status(NOW)["inbox"] == 0
+
+
+def test_the_leases_of_a_dead_process_merge_into_what_came_for_their_ips(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    spool = Spool(path)
+    spool.put(event("LOW"), source="t", line=1, now=NOW)
+    lease = take(spool, 1, NOW, 3600)
+    assert lease is not None
+    spool.put(event("HIGH"), source="t", line=2, now=NOW + 1)  # the same IP, meanwhile
+    host, boot, namespace, _pid, token = lease.id.split(":")
+    gone = ":".join((host, boot, namespace, "999999999", token))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE signals SET lease_id = ?", (gone,))
+    spool.close()
+    again = Spool(path)  # the LOW comes back, and merges: one waiting signal per IP
+    assert again.live() == 1 and again.totals()["coalesced"] == 1
+    left = take(again, 10, NOW + 2)
+    assert left is not None and [(s.line, s.level) for s in left.signals] == [(2, "HIGH")]
+
+
+def test_block_waits_no_longer_than_a_fold_of_repeats_takes(tmp_path: Path) -> None:
+    policy = SpoolPolicy(max_events=3, overflow="block")
+    spool = Spool(str(tmp_path / "s.db"), policy=policy)
+    for n in range(3):
+        spool.put(event(), source="t", line=n, now=NOW + n)  # one IP, three rows unmerged
+    assert spool.has_room(event(ip="192.0.2.2"))  # folded: one signal, room for two
+    assert spool.live() == 1
+
+
+def test_each_row_merges_by_the_policy_of_the_process_that_took_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    keeps_repeats = Spool(path, policy=SpoolPolicy(coalesce=False))
+    for n in (1, 2):
+        keeps_repeats.put(event(), source="t", line=n, now=NOW)
+    drain = Spool(path)  # coalesces, but folds rows another process took with --no-coalesce
+    lease = take(drain, 10, NOW + 1)
+    assert lease is not None and [s.line for s in lease.signals] == [1, 2]
+    assert drain.totals()["coalesced"] == 0
