@@ -68,11 +68,12 @@ def mapper(name: str) -> RecordMapper:
 def _generated() -> Iterator[bytes]:
     rng = random.Random(13)
     ips = [
-        "192.0.2.7", "203.0.113.255", "20.1.2.3", "8.8.8.8", "0.0.0.0", "10.1.2.3",
+        "192.0.2.7", "203.0.113.255", "20.1.2.3", "8.8.8.8", "0.0.0.0", "10.1.2.3",  # noqa: S104
         "172.31.255.255", "172.32.0.1", "100.64.0.1", "100.128.0.1", "169.254.1.1",
         "192.0.0.8", "192.168.1.1", "198.18.0.1", "198.20.0.1", "224.0.0.1", "255.255.255.255",
         "127.0.0.1", "01.2.3.4", "1.2.3.256", "1.2.3", "1.2.3.4.5", " 192.0.2.1", "192.0.2.1 ",
-        "١.٢.٣.٤", "2001:db8::1", "2001:DB8:0:0::0001", "2001:0db8:0000:0000:0000:0000:0000:0001",
+        "\u0661.\u0662.\u0663.\u0664", "2001:db8::1", "2001:DB8:0:0::0001",
+        "2001:0db8:0000:0000:0000:0000:0000:0001",
         "::ffff:192.0.2.1", "::ffff:10.0.0.1", "fe80::1", "fe80::1%eth0", "::1", "::", "fc00::1",
         "64:ff9b:1::1", "2001:2::1", "100::1", "ff02::1", "2600:1f18::abcd", "1.2.3.4/32",
         "host.example", "", 7, None, ["192.0.2.1"],
@@ -96,12 +97,12 @@ def _generated() -> Iterator[bytes]:
         "", " ", "...", "Suricata ET SCAN Nmap", 5, None, "<script>", "ok-_. 1",
     ]  # fmt: skip
     levels = ["HIGH", "MEDIUM", "LOW", "high", " Medium ", "low", "NONE", "", 1, None]
-    for n in range(700):
+    for _ in range(700):
         record: dict[str, Any] = {}
         keys = ["ip", "riskLevel", "message", "timestamp", "expiresAt"]
         rng.shuffle(keys)
         for key in keys:
-            if key in ("ip", "riskLevel") and rng.random() < 0.95 or rng.random() < 0.6:
+            if (key in ("ip", "riskLevel") and rng.random() < 0.95) or rng.random() < 0.6:
                 record[key] = rng.choice(
                     {"ip": ips, "riskLevel": levels, "message": messages}.get(key, stamps)
                 )
