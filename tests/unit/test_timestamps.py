@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 
+from okta_risk_output.intake.profiles import times
 from okta_risk_output.timestamps import epoch_of, is_normal_utc, normalise_timestamp
 
 # -- the reference: timestamps.py as it was before issue 13 ----------------------------------
@@ -181,3 +182,23 @@ def test_edges_of_the_calendar_and_of_datetime_s_range(text: str) -> None:
     assert epoch_of(text) == reference_epoch_of(text)
     normal = is_normal_utc(text)
     assert normal is None or normal == bool(validate_rfc3339(text.upper()))
+
+
+def _strptime_seconds(text: str) -> float | None:
+    """profiles/times.py's reading of a normalised timestamp, before issue 13."""
+    try:
+        moment = datetime.strptime(text[:-1], "%Y-%m-%dT%H:%M:%S.%f")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc).timestamp()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=st.one_of(stamps, stamps.map(reference_normalise).filter(lambda v: isinstance(v, str))))
+def test_a_profile_reads_a_normalised_timestamp_as_strptime_did(text: str) -> None:
+    if text.endswith("Z"):
+        try:
+            seconds = times._utc_seconds(text)
+        except ValueError:  # times._parse takes this for "unreadable", as it takes None
+            seconds = None
+        assert seconds == _strptime_seconds(text)
