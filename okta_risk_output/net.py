@@ -32,12 +32,23 @@ def dotted_quad(text: str) -> tuple[str, str, str, str] | None:
     Intake reads an address per line: one compiled match costs a fraction of building the
     object (tests/unit/test_canonical_ip.py holds it to ipaddress).
     """
+    try:
+        return _SEEN[text]  # a line's address is read twice: made canonical, then validated
+    except KeyError:
+        pass
     match = _DOTTED_QUAD.fullmatch(text)
-    if match is None:
-        return None
-    a, b, c, d = match.groups()
-    return a, b, c, d
+    octets = None
+    if match is not None:
+        a, b, c, d = match.groups()
+        octets = a, b, c, d
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[text] = octets
+    return octets
 
 
+# The answers for the texts met lately (bounded; each is what matching again would give).
+_SEEN: dict[str, tuple[str, str, str, str] | None] = {}
+_SEEN_MAX = 4096
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")

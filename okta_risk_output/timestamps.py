@@ -74,33 +74,61 @@ def _from_epoch(number: float) -> str:
 def epoch_of(text: str) -> float | None:
     """Epoch seconds of an RFC 3339 timestamp; None when it is not one."""
     try:
-        if _NORMAL.fullmatch(text):  # what the spool reads: what normalisation wrote
-            seconds = _utc_seconds(text[:4], text[5:7], text[8:10], text[11:13], 0, text[14:16])
-            seconds += _second(text[17:19])
-            micros = int(text[20:23]) * 1000
-        else:
-            parsed = _parse_rfc3339(text)
-            if parsed is None:
-                return None
-            seconds, micros = parsed
+        return _KNOWN[text]  # one lookup, not `in` then []: another thread may clear it between
+    except KeyError:
+        pass
+    if _NORMAL.fullmatch(text):  # what the spool reads: what normalisation wrote
+        return _normal_epoch(text)
+    try:
+        parsed = _parse_rfc3339(text)
     except (ValueError, OverflowError):
         return None
-    # As datetime.timestamp() computes it: whole microseconds, divided once.
-    return (seconds * 1_000_000 + micros) / 1_000_000
+    if parsed is None:
+        return None
+    seconds, micros = parsed
+    return _epoch(seconds, micros)
 
 
 def is_normal_utc(text: str) -> bool | None:
     """Whether `text`, written in the normal form (yyyy-MM-ddTHH:mm:ss.SSSZ, ASCII digits),
     is a moment: a day that exists and a time of day (no leap second); None when it is not
     in that form at all."""
+    try:
+        return _KNOWN[text] is not None
+    except KeyError:
+        pass
     if not _NORMAL.fullmatch(text):
         return None
+    return _normal_epoch(text) is not None
+
+
+# A line's timestamps are read three times: normalised, validated, and spooled. The epochs
+# of the normal-form texts met lately are kept (bounded; any answer is the one computing it
+# again would give), so that the second and third readings are a lookup.
+_KNOWN: dict[str, float | None] = {}
+_KNOWN_MAX = 4096
+
+
+def _remember(text: str, epoch: float | None) -> None:
+    if len(_KNOWN) >= _KNOWN_MAX:
+        _KNOWN.clear()
+    _KNOWN[text] = epoch
+
+
+def _normal_epoch(text: str) -> float | None:
+    """epoch_of a text in the normal form (the caller has matched it)."""
     try:
-        _utc_seconds(text[:4], text[5:7], text[8:10], text[11:13], 0, text[14:16])
-        _second(text[17:19])
+        seconds = _utc_seconds(text[:4], text[5:7], text[8:10], text[11:13], 0, text[14:16])
+        epoch: float | None = _epoch(seconds + _second(text[17:19]), int(text[20:23]) * 1000)
     except (ValueError, OverflowError):
-        return False
-    return True
+        epoch = None
+    _remember(text, epoch)
+    return epoch
+
+
+def _epoch(seconds: int, micros: int) -> float:
+    # As datetime.timestamp() computes it: whole microseconds, divided once.
+    return (seconds * 1_000_000 + micros) / 1_000_000
 
 
 def _from_rfc3339(text: str) -> str | None:
@@ -110,7 +138,11 @@ def _from_rfc3339(text: str) -> str | None:
     seconds, micros = parsed
     hour, rest = divmod(seconds, 3600)
     minute, second = divmod(rest, 60)
-    return f"{_hour_text(hour)}:{minute:02d}:{second:02d}.{micros // 1000:03d}Z"
+    millis = micros // 1000
+    text = f"{_hour_text(hour)}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    if len(text) == 24:  # the normal form (not a year before 1000 as strftime writes it)
+        _remember(text, _epoch(seconds, millis * 1000))
+    return text
 
 
 def _parse_rfc3339(text: str) -> tuple[int, int] | None:
