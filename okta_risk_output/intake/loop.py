@@ -8,7 +8,6 @@ lone line on an idle pipe is committed at once (its batch is just that line).
 from __future__ import annotations
 
 import enum
-import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -240,93 +239,115 @@ class _ReadAhead:
         self.ended = False
         """Whether the source was read to its end and every line handed over."""
         self._stop = stop
-        self._handoff: queue.Queue[Any] = queue.Queue()
-        self._budget = _Budget(_READ_AHEAD_BYTES, _READ_AHEAD_LINES, stop)
+        self._shelf = _Shelf(_READ_AHEAD_BYTES, _READ_AHEAD_LINES, stop)
         threading.Thread(target=self._produce, args=(lines,), name="reader", daemon=True).start()
 
     def _produce(self, lines: Iterator[Line]) -> None:
+        shelf = self._shelf
         try:
-            while self._budget.wait_for_room():
-                line = next(lines, None)
-                if line is None:
-                    self._handoff.put(_END)
+            if not shelf.wait_for_room():
+                return
+            for line in lines:
+                if not shelf.put(line):
                     return
-                self._budget.hold(len(line.data))
-                self._handoff.put(line)
+            shelf.finish(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            self._handoff.put(_ReadFailed(exc))
+            shelf.finish(_ReadFailed(exc))
 
     def batches(self) -> Iterator[list[Line]]:
         while not self._stop.is_set():
-            try:
-                item = self._handoff.get(timeout=_STOP_POLL)
-            except queue.Empty:
-                continue
-            batch: list[Line] = []
-            while isinstance(item, Line):
-                batch.append(item)
-                self._budget.release(len(item.data))
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._handoff.get_nowait()
-                except queue.Empty:
-                    break
+            batch, last = self._shelf.take(MAX_BATCH, _STOP_POLL)
             if batch:
                 yield batch
-            if item is _END:
+            if last is _END:
                 self.ended = True
                 return
-            if isinstance(item, _ReadFailed):
-                raise item.error
+            if isinstance(last, _ReadFailed):
+                raise last.error
 
     def close(self) -> int:
         """Stop the reader; how many lines it read that were never handed over."""
-        return self._budget.halt()
+        return self._shelf.halt()
 
 
 _READ_AHEAD_BYTES = 8 << 20
 _READ_AHEAD_LINES = 8 * MAX_BATCH
 
 
-class _Budget:
-    """What the reader may hold ahead of intake, in bytes and in lines; one line always
-    fits, however long."""
+class _Shelf:
+    """The lines the reader holds ahead of intake, within a budget in bytes and in lines (one
+    line always fits, however long), and how the source ended once it has.
+
+    One lock taken per line, and a wake-up only for a side that waits: a queue's handoff per
+    line cost several times the reading (issue 13), so intake takes a whole batch at once.
+    """
 
     def __init__(self, max_bytes: int, max_lines: int, stop: threading.Event) -> None:
         self._max_bytes = max_bytes
         self._max_lines = max_lines
         self._stop = stop
+        self._lines: list[Line] = []
         self._bytes = 0
-        self._lines = 0
+        self._last: object = None
+        """_END or a _ReadFailed, once the reader has finished."""
         self._halted = False
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._arrived = threading.Condition(lock)
+        self._room = threading.Condition(lock)
+        self._taker_waits = False
+        self._reader_waits = False
 
     def wait_for_room(self) -> bool:
-        """Before each read: wait while the reader holds its fill; False once it must stop."""
-        with self._cond:
-            while self._lines and (
-                self._lines >= self._max_lines or self._bytes >= self._max_bytes
-            ):
-                if self._halted or self._stop.is_set():
-                    break
-                self._cond.wait(_STOP_POLL)
-            return not (self._halted or self._stop.is_set())
+        """Wait while the reader holds its fill; False once it must read no more."""
+        with self._room:
+            return self._wait_for_room()
 
-    def hold(self, size: int) -> None:
-        with self._cond:
-            self._bytes += size
-            self._lines += 1
+    def put(self, line: Line) -> bool:
+        """Hold one more line, then wait for room for the next; False: read no more."""
+        with self._room:
+            self._lines.append(line)
+            self._bytes += len(line.data)
+            if self._taker_waits:
+                self._arrived.notify()
+            return self._wait_for_room()
 
-    def release(self, size: int) -> None:
-        with self._cond:
-            self._bytes -= size
-            self._lines -= 1
-            self._cond.notify_all()
+    def finish(self, last: object) -> None:
+        with self._room:
+            self._last = last
+            self._arrived.notify()
+
+    def _wait_for_room(self) -> bool:
+        while self._lines and (
+            len(self._lines) >= self._max_lines or self._bytes >= self._max_bytes
+        ):
+            if self._halted or self._stop.is_set():
+                break
+            self._reader_waits = True
+            self._room.wait(_STOP_POLL)
+            self._reader_waits = False
+        return not (self._halted or self._stop.is_set())
+
+    def take(self, most: int, timeout: float) -> tuple[list[Line], object]:
+        """Up to `most` of the lines held, oldest first, waiting up to `timeout` for one; and
+        how the source ended once nothing is left of it (else None)."""
+        with self._arrived:
+            if not self._lines and self._last is None:
+                self._taker_waits = True
+                self._arrived.wait(timeout)
+                self._taker_waits = False
+            if len(self._lines) <= most:
+                batch, self._lines = self._lines, []
+            else:
+                batch = self._lines[:most]
+                del self._lines[:most]
+            self._bytes -= sum(len(line.data) for line in batch)
+            if batch and self._reader_waits:
+                self._room.notify()
+            return batch, (None if self._lines else self._last)
 
     def halt(self) -> int:
         """No more reads; the lines still held."""
-        with self._cond:
+        with self._room:
             self._halted = True
-            self._cond.notify_all()
-            return self._lines
+            self._room.notify_all()
+            return len(self._lines)

@@ -9,10 +9,12 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from okta_risk_output.errors import RecordRejected
+from okta_risk_output.errors import RecordRejected, RecordSkipped
+from okta_risk_output.intake import records as records_module
 from okta_risk_output.intake.profiles import (
     BUILTIN_PROFILES,
     MESSAGE_MAX_LENGTH,
@@ -22,6 +24,9 @@ from okta_risk_output.intake.profiles import (
     load_profile,
     parse_profile,
 )
+from okta_risk_output.intake.profiles.paths import _Finder, _Missing, parse_path
+from okta_risk_output.intake.reader import Line
+from okta_risk_output.intake.records import RecordMapper
 
 NOW = 1_800_000_000.0
 SIGNAL_KEYS = {"ip", "riskLevel", "message", "timestamp", "expiresAt"}
@@ -319,3 +324,44 @@ def test_arbitrary_profile_files_load_or_list_problems_and_then_map_safely(
     check(profile.map(record, now=NOW), profile)
     with contextlib.suppress(RecordRejected):
         check(profile.map(line, now=NOW), profile)
+
+
+# -- the skip path (issue 13): cheap, and never a different verdict -----------------------------
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=records, name=st.one_of(st.sampled_from(FIELD_NAMES), text))
+def test_a_one_name_path_finds_what_the_full_search_finds(
+    record: dict[str, Any], name: str
+) -> None:
+    with contextlib.suppress(ValueError):
+        path = parse_path(name)
+        if len(path.steps) == 1 and not path.steps[0].indexes:
+            found = _Finder(path.steps).find(record, 0)
+            assert path.find(record) == (None if isinstance(found, _Missing) else found)
+
+
+MAPPERS = [RecordMapper(profile=profile) for profile in PROFILES]
+
+
+def _outcome(mapper: RecordMapper, data: bytes) -> Any:
+    try:
+        return ("event", json.dumps(mapper.to_event(Line("fuzz", 1, data, len(data)), NOW)))
+    except RecordSkipped as skip:
+        return ("skipped", skip.reason)
+    except RecordRejected as rejected:
+        return ("rejected", rejected.kind, rejected.errors)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line=st.one_of(lines, records.map(json.dumps)).map(lambda t: t.encode("utf-8", "replace")))
+def test_each_line_is_skipped_mapped_or_rejected_alike_by_either_json_reader(line: bytes) -> None:
+    """The skip is decided on the record msgspec read, as on the one json.loads read: the same
+    reason, and never a skip where the json module's reading maps the record."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(records_module, "EAGER_LINES", -1)
+        fast = [_outcome(mapper, line) for mapper in MAPPERS]
+        patch.setattr(records_module, "_decode", None)
+        patch.setattr(records_module, "EAGER_LINES", 1 << 62)
+        plain = [_outcome(mapper, line) for mapper in MAPPERS]
+    assert fast == plain

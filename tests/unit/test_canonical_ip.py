@@ -12,12 +12,22 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from okta_risk_output.cli.map import _map_line
 from okta_risk_output.errors import RecordRejected, RecordSkipped
 from okta_risk_output.intake.profiles import load_profile, parse_profile
+from okta_risk_output.intake.profiles.sanitise import (
+    _NETWORKS,
+    canonical_subject,
+    parse_ip,
+    skip_reason,
+)
 from okta_risk_output.intake.reader import Line
 from okta_risk_output.intake.records import RecordMapper
+from okta_risk_output.intake.validation import is_ipv4
+from okta_risk_output.net import dotted_quad
 
 NOW = 1_800_000_000.0
 FORMS = [
@@ -132,3 +142,72 @@ def test_each_address_is_parsed_once_on_the_hot_path(monkeypatch: pytest.MonkeyP
         parsed.clear()
         mapper.to_event(line(record), NOW)
         assert len(parsed) == 1, f"{path}: parsed {parsed}"
+
+
+# -- the fast reading of a dotted quad (issue 13) ---------------------------------------------
+
+octet_texts = st.one_of(
+    st.integers(0, 300).map(str),
+    st.sampled_from(["", "00", "01", "007", "0x1", "1 ", "+1", "-1", "1e2", "256"]),
+    st.sampled_from(["\u0661", "\uff12"]),  # digits of other scripts
+    st.text("0123456789", max_size=4),
+)
+quads = st.builds(
+    lambda parts, sep: sep.join(parts),
+    st.lists(octet_texts, min_size=1, max_size=6),
+    st.sampled_from([".", ".", ".", ",", ". "]),
+)
+
+
+def _ipaddress_reads(text: str) -> tuple[str, ...] | None:
+    try:
+        return tuple(str(ipaddress.IPv4Address(text)).split("."))
+    except ipaddress.AddressValueError:
+        return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(quads, st.text(max_size=16)))
+def test_a_dotted_quad_is_exactly_what_ipaddress_reads_and_its_own_canonical_text(
+    text: str,
+) -> None:
+    octets = dotted_quad(text)
+    assert octets == _ipaddress_reads(text)
+    if octets is not None:
+        assert ".".join(octets) == text
+        assert parse_ip(text) == ipaddress.ip_address(text)
+        assert is_ipv4(text)
+
+
+def _reference_skip_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    for network, reason in _NETWORKS:
+        if address.version == network.version and address in network:
+            return reason
+    return None
+
+
+# Addresses at and beside the edges of every non-global range, and anywhere at random.
+edges = [
+    int(edge) + step
+    for network, _ in _NETWORKS
+    for edge in (network.network_address, network.broadcast_address)
+    for step in (-1, 0, 1)
+]
+v4 = st.one_of(
+    st.sampled_from([e for e in edges if 0 <= e < 1 << 32]), st.integers(0, (1 << 32) - 1)
+).map(ipaddress.IPv4Address)
+v6 = st.one_of(
+    st.sampled_from([e for e in edges if 0 <= e < 1 << 128]), st.integers(0, (1 << 128) - 1)
+).map(ipaddress.IPv6Address)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(address=st.one_of(v4, v6))
+def test_non_global_ranges_as_integers_judge_as_the_networks_do(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    expected = _reference_skip_reason(address)
+    assert skip_reason(address) == expected
+    subject = {"ip": str(address), "riskLevel": "HIGH"}
+    assert canonical_subject(subject, True) == (subject, expected)
+    assert canonical_subject(subject, False) == (subject, None)

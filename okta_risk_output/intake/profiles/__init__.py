@@ -14,7 +14,7 @@ The whole public API:
 
 `load_profile` raises ProfileError (a ConfigError) listing every problem of a profile file;
 `map` raises RecordRejected for a broken line (a CEF line that cannot be parsed) and nothing
-else. `canonical_subjects` (addresses in canonical text, non-global ones skipped),
+else. `canonical_subject(s)` (addresses in canonical text, non-global ones skipped),
 `is_skippable_ip` and `sanitise_message` are the same rules for other input paths.
 docs/profiles.md describes the profile format and each built-in profile.
 
@@ -31,6 +31,7 @@ from okta_risk_output.intake.profiles.loader import (
 )
 from okta_risk_output.intake.profiles.sanitise import (
     MESSAGE_MAX_LENGTH,
+    canonical_subject,
     canonical_subjects,
     is_skippable_ip,
     sanitise_message,
@@ -44,6 +45,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "Skip",
+    "canonical_subject",
     "canonical_subjects",
     "is_skippable_ip",
     "load_profile",

@@ -43,6 +43,9 @@ class FieldPath:
 
     def find(self, record: Any) -> Any:
         """The value at this path, or None when it is absent (or JSON null)."""
+        if len(self.steps) == 1 and not self.steps[0].indexes:
+            # One plain name (event_type, urgency): the search below comes to a lookup.
+            return record.get(self.steps[0].name) if isinstance(record, Mapping) else None
         found = _Finder(self.steps).find(record, 0)
         return None if isinstance(found, _Missing) else found
 

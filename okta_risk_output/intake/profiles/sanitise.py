@@ -19,6 +19,8 @@ import re
 import unicodedata
 from typing import Any, TypeAlias
 
+from okta_risk_output.net import dotted_quad
+
 __all__ = [
     "MESSAGE_MAX_LENGTH",
     "IPAddress",
@@ -37,6 +39,8 @@ MESSAGE_MAX_LENGTH = 512
 _OUTSIDE_ALPHABET = re.compile(r"[^A-Za-z0-9 ._-]+")
 _OUTSIDE_BEFORE_STOP = re.compile(r"[^A-Za-z0-9 ._-]+(?=\.)")
 _SPACES = re.compile(r" {2,}")
+_CLEAN = re.compile(r"[A-Za-z0-9._-]+(?: [A-Za-z0-9._-]+)*")
+"""What sanitising leaves as it is: the alphabet, single spaces, none at either end."""
 
 
 def sanitise_message(text: str) -> str:
@@ -44,6 +48,8 @@ def sanitise_message(text: str) -> str:
 
     Idempotent: a sanitised message comes back unchanged.
     """
+    if len(text) <= MESSAGE_MAX_LENGTH and _CLEAN.fullmatch(text):
+        return text  # most messages: one match instead of folding them character by character
     folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     kept = _OUTSIDE_ALPHABET.sub(" ", _OUTSIDE_BEFORE_STOP.sub("", folded))
     spaced = _SPACES.sub(" ", kept).strip()
@@ -77,6 +83,21 @@ _NON_GLOBAL: tuple[tuple[str, str], ...] = (
     ("2001:2::/48", "reserved"),  # benchmarking
 )
 _NETWORKS = tuple((ipaddress.ip_network(net), reason) for net, reason in _NON_GLOBAL)
+# The same table as integer ranges, per version, in the same order (an address is judged by
+# the first range that holds it); for IPv4 also by first octet, which rules out all of them
+# for most addresses at the cost of one lookup.
+_RANGES = {
+    version: tuple(
+        (int(net.network_address), int(net.broadcast_address), reason)
+        for net, reason in _NETWORKS
+        if net.version == version
+    )
+    for version in (4, 6)
+}
+_V4_BY_FIRST_OCTET = {
+    str(first): tuple(r for r in _RANGES[4] if r[0] >> 24 <= first <= r[1] >> 24)
+    for first in range(256)
+}
 
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -90,6 +111,8 @@ def parse_ip(text: str) -> IPAddress | None:
     IPv6: lower case, zeros compressed), so that the spool, which coalesces on that text, sees
     2001:DB8::1 and 2001:0db8:0:0::0001 as the one address they are.
     """
+    if (octets := dotted_quad(text)) is not None:
+        return ipaddress.IPv4Address(_v4_value(octets))
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -101,8 +124,26 @@ def parse_ip(text: str) -> IPAddress | None:
 
 def skip_reason(address: IPAddress) -> str | None:
     """Why `address` cannot be the source of a sign-in Okta sees, or None if it can."""
-    for network, reason in _NETWORKS:
-        if address.version == network.version and address in network:
+    value = int(address)
+    for low, high, reason in _RANGES[address.version]:
+        if low <= value <= high:
+            return reason
+    return None
+
+
+def _v4_value(octets: tuple[str, str, str, str]) -> int:
+    a, b, c, d = octets
+    return int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
+
+
+def _v4_skip_reason(octets: tuple[str, str, str, str]) -> str | None:
+    """skip_reason of a dotted quad, without building the address."""
+    candidates = _V4_BY_FIRST_OCTET[octets[0]]
+    if not candidates:
+        return None
+    value = _v4_value(octets)
+    for low, high, reason in candidates:
+        if low <= value <= high:
             return reason
     return None
 
@@ -137,6 +178,9 @@ def canonical_subject(subject: Any, skip_non_global: bool) -> tuple[Any, str | N
     ip = subject.get("ip") if isinstance(subject, dict) else None
     if not isinstance(ip, str):
         return subject, None
+    if (octets := dotted_quad(ip)) is not None:
+        # The common case, read without building the address; a dotted quad is canonical.
+        return subject, (_v4_skip_reason(octets) if skip_non_global else None)
     address = parse_ip(ip)
     if address is None:
         return subject, None

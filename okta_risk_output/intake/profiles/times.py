@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from okta_risk_output.intake.profiles.paths import FieldPath, parse_path
-from okta_risk_output.timestamps import format_utc, normalise_timestamp
+from okta_risk_output.timestamps import epoch_of, format_utc, is_normal_utc, normalise_timestamp
 from okta_risk_output.units import parse_duration
 
 __all__ = ["Expiry", "TimeField", "parse_expiry", "parse_fields", "parse_time_field"]
@@ -98,6 +98,9 @@ def _utc_seconds(text: str) -> float | None:
     # parser for RFC 3339 in the project.
     if not text.endswith("Z"):
         return None
+    normal = is_normal_utc(text)
+    if normal is not None:  # the form normalising writes: read as strptime reads it, cheaply
+        return epoch_of(text) if normal else None
     return (
         datetime.strptime(text[:-1], "%Y-%m-%dT%H:%M:%S.%f")
         .replace(tzinfo=timezone.utc)
