@@ -17,13 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_risk_output.depth import nests_deeper_than
 from okta_risk_output.errors import RecordRejected, RecordSkipped
-from okta_risk_output.intake.profiles import (
-    Profile,
-    Skip,
+from okta_risk_output.intake.profiles.sanitise import (
     canonical_subject,
     canonical_subjects,
     sanitise_message,
@@ -32,6 +30,9 @@ from okta_risk_output.intake.reader import Line
 from okta_risk_output.intake.validation import SchemaError, Validator, event_validator
 from okta_risk_output.levels import normal_level
 from okta_risk_output.timestamps import format_utc, normalise_timestamp
+
+if TYPE_CHECKING:
+    from okta_risk_output.intake.profiles import Profile
 
 __all__ = ["MAX_DEPTH", "RecordMapper", "is_blank"]
 
@@ -84,7 +85,7 @@ class RecordMapper:
         else:
             record = _parse_object(text, data)
             mapped = record if profile is None else profile.map(record, now=now)
-        if isinstance(mapped, Skip):
+        if not isinstance(mapped, dict):  # a Skip (profiles/engine.py, loaded with a profile)
             raise RecordSkipped(mapped.reason)
         if "subjects" in mapped:
             return self._event_from(mapped, now)

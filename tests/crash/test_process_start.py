@@ -167,8 +167,11 @@ NOT_FOR_SPOOLING = (
     "okta_risk_output.delivery.deliverer",
     "okta_risk_output.hosts",
     "okta_risk_output.emulator",
+    "okta_risk_output.intake.profiles.engine",
+    "re2",
 )
-"""Nor does it load the delivery side or any host's adapter."""
+"""Nor does it load the delivery side, any host's adapter, or the profile engine (no
+profile is named)."""
 
 NOT_FOR_DELIVERING = ("jsonschema", "cryptography", "jwt", "prometheus_client")
 """A host run that delivers needs HTTP, but not the schema judge (its lines are valid), keys

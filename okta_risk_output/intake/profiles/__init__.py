@@ -18,24 +18,31 @@ else. `canonical_subject(s)` (addresses in canonical text, non-global ones skipp
 `is_skippable_ip` and `sanitise_message` are the same rules for other input paths.
 docs/profiles.md describes the profile format and each built-in profile.
 
-May import: the kernel only (and re2, tomllib); it is a facade, so this file imports its own
-modules.
+May import: the kernel only (and re2, tomllib); it is a facade, so this file names its own
+modules, and imports each only when one of its names is first used (PEP 562): a line
+spooled with no profile, which needs only sanitise.py, never loads the engine or re2.
 """
 
-from okta_risk_output.intake.profiles.engine import Mapped, MapSettings, Profile, Skip
-from okta_risk_output.intake.profiles.loader import (
-    BUILTIN_PROFILES,
-    ProfileError,
-    load_profile,
-    parse_profile,
-)
-from okta_risk_output.intake.profiles.sanitise import (
-    MESSAGE_MAX_LENGTH,
-    canonical_subject,
-    canonical_subjects,
-    is_skippable_ip,
-    sanitise_message,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from okta_risk_output.intake.profiles.engine import Mapped, MapSettings, Profile, Skip
+    from okta_risk_output.intake.profiles.loader import (
+        BUILTIN_PROFILES,
+        ProfileError,
+        load_profile,
+        parse_profile,
+    )
+    from okta_risk_output.intake.profiles.sanitise import (
+        MESSAGE_MAX_LENGTH,
+        canonical_subject,
+        canonical_subjects,
+        is_skippable_ip,
+        sanitise_message,
+    )
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -52,3 +59,33 @@ __all__ = [
     "parse_profile",
     "sanitise_message",
 ]
+
+# Each public name -> the module it lives in.
+_HOMES = {
+    "BUILTIN_PROFILES": "loader",
+    "MESSAGE_MAX_LENGTH": "sanitise",
+    "MapSettings": "engine",
+    "Mapped": "engine",
+    "Profile": "engine",
+    "ProfileError": "loader",
+    "Skip": "engine",
+    "canonical_subject": "sanitise",
+    "canonical_subjects": "sanitise",
+    "is_skippable_ip": "sanitise",
+    "load_profile": "loader",
+    "parse_profile": "loader",
+    "sanitise_message": "sanitise",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
