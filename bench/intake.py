@@ -16,6 +16,8 @@ the Suricata stream). What each line means:
                                (put through the Store API before)
     ... net of start           the same ratio with a one-line enqueue's time subtracted
     flatness                   lines/s into the full spool / into the empty one (1.00: flat)
+    --spool-sync full          the first quarter of the file with an fsync per commit, and
+                               its time per line over sync normal's (docs/guarantees.md)
     suricata                   `enqueue --profile suricata` of --eve-lines EVE records, 95%
                                flow/dns/http/tls and 5% alerts, over the yardstick on that file
     enqueue burst              --burst flat lines fed through a pipe (stdin) into a new spool,
@@ -216,6 +218,21 @@ def flat_figures(
     return loads, empty, full
 
 
+def sync_full_figure(folder: Path, flat: Path, lines: int, normal: Finished) -> None:
+    """The cost of --spool-sync full (an fsync per commit; docs/guarantees.md cites it), on
+    the first quarter of the flat file, against sync normal on the whole file."""
+    quarter = folder / "quarter.jsonl"
+    with flat.open("rb") as source:
+        write(quarter, (line for line, _ in zip(source, range(lines), strict=False)))
+    loads = median(bare_loads(quarter) for _ in range(5))
+    full = enqueue(folder / "sync-full.db", "--spool-sync", "full", str(quarter))
+    print(
+        ratio_line(f"enqueue --spool-sync full, {lines:,}", lines, full.wall, loads)
+        + f"; {full.wall / lines / (normal.wall / count_of('spooled', normal.stderr)):.2f}x"
+        " the time per line of sync normal"
+    )
+
+
 def suricata_figure(folder: Path, eve: Path, lines: int) -> Finished:
     """Figure 2: an EVE stream through the suricata profile, most of it skipped."""
     loads = median(bare_loads(eve) for _ in range(5))
@@ -250,6 +267,7 @@ def main() -> None:
         one = [enqueue(folder / "one.db", stdin=ONE_LINE) for _ in range(3)]
         start = median(f.wall for f in one)
         loads, empty, full = flat_figures(folder, flat, args.lines, args.prefill, start)
+        sync_full_figure(folder, flat, args.lines // 4, empty)
         suricata = suricata_figure(folder, eve, args.eve_lines)
 
         piped = write(folder / "burst.jsonl", flat_lines(BURST_FIRST, args.burst))
