@@ -169,7 +169,7 @@ def serving_metrics(spool: Path) -> Iterator[tuple[str, float]]:
                 scrape(url)
                 break
             except OSError:
-                if child.process.poll() is not None:
+                if not child.running():
                     failed = child.finish().stderr
                     raise SystemExit(f"enqueue --metrics-port exited:\n{failed}") from None
                 time.sleep(0.01)

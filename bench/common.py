@@ -3,12 +3,14 @@ the kernel, the emulator, and spools filled through the Store API.
 
 Every benchmark measures the checkout it lives in: `use_this_tree()` puts the checkout first
 on sys.path and on PYTHONPATH (children inherit it), whatever the virtualenv has installed,
-so the same bench/ run from two worktrees compares two trees. Child processes are waited
-for with os.wait4, so their CPU time and peak RSS are their own (not the benchmark's).
+so the same bench/ run from two worktrees compares two trees. Commands run through
+launch.py, which waits for them with os.wait4, so that their wall time, CPU time and peak
+RSS are their own (not the benchmark's, nor the launcher's).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -28,6 +30,7 @@ PYTHON = sys.executable
 PROGRAM = [PYTHON, "-m", "okta_risk_output"]
 """The CLI as `python -m`; hosts run the console script (HOST_PROGRAM)."""
 HOST_PROGRAM = str(Path(PYTHON).parent / "okta-risk-output")
+LAUNCHER = Path(__file__).with_name("launch.py")
 TOKEN = "bench-token"  # noqa: S105 - the emulator's, not a credential
 LEVELS = ("HIGH", "MEDIUM", "LOW")
 
@@ -92,17 +95,11 @@ def median(values: Iterable[float]) -> float:
 
 def bare_loads(path: Path) -> float:
     """Seconds of `for l in f: json.loads(l)` over the file: the yardstick of intake."""
-    import json
-
     started = time.perf_counter()
     with path.open("rb") as handle:
         for line in handle:
             json.loads(line)
     return time.perf_counter() - started
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms"
 
 
 # -- child processes ---------------------------------------------------------------------
@@ -129,7 +126,8 @@ class Finished:
 
 
 class Child:
-    """A started child process; `finish` waits for it with wait4 and returns its figures.
+    """A command started through launch.py (which see: so that its peak RSS is its own, not
+    this process's); `finish` waits for it and returns the figures wait4 gave the launcher.
     stdout and stderr go to files (a pipe nobody reads could block it); stdout is dropped."""
 
     def __init__(
@@ -145,49 +143,55 @@ class Child:
         self.argv = list(argv)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish()
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115 - likewise
+        report, into = os.pipe()
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            self.argv,
+            [PYTHON, "-I", "-S", str(LAUNCHER), str(into), *self.argv],
             stdin=stdin,
             stdout=self._stdout,
             stderr=self._stderr,
             env=env,
             cwd=cwd,
+            pass_fds=(into,),
         )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+        os.close(into)
+        self._report = os.fdopen(report)
+        self.pid = int(self._report.readline())
+        """The command's own pid (the launcher's child)."""
 
     def cpu_so_far(self) -> float:
         """User + system seconds it has used until now (Linux /proc)."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def running(self) -> bool:
+        return self.process.poll() is None
+
     def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        os.kill(self.pid, signal.SIGTERM)
 
     def finish(self, timeout: float = 3600) -> Finished:
-        """Wait for the exit (a blocking wait4, so the wall time is exact); a child still
-        running after `timeout` is killed."""
-        timer = threading.Timer(timeout, self.process.kill)
+        """Wait for the exit; a command still running after `timeout` is killed."""
+        timer = threading.Timer(timeout, lambda: os.kill(self.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(self.pid, 0)
+            self.process.wait()
+            figures = json.loads(self._report.read() or "{}")
         finally:
             timer.cancel()
-        wall = time.perf_counter() - self.started
-        self.process.returncode = os.waitstatus_to_exitcode(status)
+            self._report.close()
         self._stderr.seek(0)
         stderr = self._stderr.read().decode("utf-8", "replace")
         self._stderr.close()
         self._stdout.close()
+        if not figures:
+            raise SystemExit(f"launch.py failed for {' '.join(self.argv)}:\n{stderr[-2000:]}")
         return Finished(
             argv=self.argv,
-            status=self.process.returncode,
-            wall=wall,
-            cpu=usage.ru_utime + usage.ru_stime,
-            max_rss_mb=usage.ru_maxrss / 1024,
+            status=figures["status"],
+            wall=figures["wall"],
+            cpu=figures["cpu"],
+            max_rss_mb=figures["max_rss_kib"] / 1024,
             stderr=stderr,
         )
 

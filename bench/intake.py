@@ -1,7 +1,7 @@
 """Intake: `enqueue` against a bare json.loads loop over the same file, side by side in one run.
 
     make bench          (or: .venv/bin/python bench/intake.py [--lines N] [--prefill N]
-                                                   [--eve-lines N] [--burst N])
+                                   [--eve-lines N] [--sync-lines N] [--burst N])
 
 Every `enqueue` is the CLI in its own process (`python -m okta_risk_output enqueue`, the
 default --spool-sync normal: each batch is one durable commit), timed from spawn to exit and
@@ -16,15 +16,16 @@ the Suricata stream). What each line means:
                                (put through the Store API before)
     ... net of start           the same ratio with a one-line enqueue's time subtracted
     flatness                   lines/s into the full spool / into the empty one (1.00: flat)
-    --spool-sync full          the first quarter of the file with an fsync per commit, and
-                               its time per line over sync normal's (docs/guarantees.md)
+    enqueue (pipe), sync ...   the first --sync-lines of the file fed through a pipe (stdin)
+                               into new spools, with --spool-sync normal and full (an fsync
+                               per commit; docs/guarantees.md cites the cost), full / normal
     suricata                   `enqueue --profile suricata` of --eve-lines EVE records, 95%
                                flow/dns/http/tls and 5% alerts, over the yardstick on that file
-    enqueue burst              --burst flat lines fed through a pipe (stdin) into a new spool,
-                               over the yardstick on the flat file (same shape of line)
+    enqueue burst              with --burst N only (1000000: the issue's size; today ~7 min
+                               on 2 cores): N more flat lines through a pipe into a new spool,
+                               over the yardstick on the flat file (the same shape of line)
     peak RSS                   ru_maxrss of each enqueue above, and its ratio to that of a
-                               one-line enqueue (issue 13: <= 100 MB, flat in the input's size;
-                               --burst 1000000 for the issue's size)
+                               one-line enqueue (issue 13: <= 100 MB, flat in the input's size)
 """
 
 from __future__ import annotations
@@ -175,16 +176,23 @@ def enqueue(spool: Path, *args: str, stdin: bytes | Path | None = None) -> Finis
     return run([*PROGRAM, "enqueue", *spool_flags(spool), *args], stdin=stdin).check()
 
 
-def burst(spool: Path, source: Path) -> Finished:
+def piped(spool: Path, source: Path, *args: str) -> Finished:
     """enqueue reading its stdin from a pipe, which a thread fills from the file."""
-    child = Child([*PROGRAM, "enqueue", *spool_flags(spool)], stdin=subprocess.PIPE)
+    child = Child([*PROGRAM, "enqueue", *spool_flags(spool), *args], stdin=subprocess.PIPE)
     feed(child.process.stdin, file_chunks(source))
-    return child.finish().check()
+    finished = child.finish().check()
+    assert count_of("spooled", finished.stderr) == count_lines(source), finished.stderr[-500:]
+    return finished
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
 
 
 def ratio_line(label: str, lines: int, took: float, loads: float) -> str:
     return (
-        f"{label:<34} {lines / took:>10,.0f} lines/s  {loads / took:6.3f} of json.loads speed"
+        f"{label:<40} {lines / took:>10,.0f} lines/s  {loads / took:6.3f} of json.loads speed"
         f"  ({took:.2f} s)"
     )
 
@@ -202,7 +210,7 @@ def flat_figures(
     full = enqueue(folder / "full.db", str(flat))
     for finished in (empty, full):
         assert count_of("spooled", finished.stderr) == lines, finished.stderr[-500:]
-    print(f"{'bare json.loads loop':<34} {lines / loads:>10,.0f} lines/s")
+    print(f"{'bare json.loads loop':<40} {lines / loads:>10,.0f} lines/s")
     print(ratio_line("enqueue, empty spool", lines, empty.wall, loads))
     print(ratio_line(f"enqueue, spool of {prefill:,}", lines, full.wall, loads_again))
     print(
@@ -218,26 +226,26 @@ def flat_figures(
     return loads, empty, full
 
 
-def sync_full_figure(folder: Path, flat: Path, lines: int, normal: Finished) -> None:
-    """The cost of --spool-sync full (an fsync per commit; docs/guarantees.md cites it), on
-    the first quarter of the flat file, against sync normal on the whole file."""
-    quarter = folder / "quarter.jsonl"
+def sync_figures(folder: Path, flat: Path, lines: int) -> list[Finished]:
+    """The first `lines` of the flat file through a pipe, with --spool-sync normal and full
+    (an fsync per commit; docs/guarantees.md cites its cost), into new spools."""
+    part = folder / "part.jsonl"
     with flat.open("rb") as source:
-        write(quarter, (line for line, _ in zip(source, range(lines), strict=False)))
-    loads = median(bare_loads(quarter) for _ in range(5))
-    full = enqueue(folder / "sync-full.db", "--spool-sync", "full", str(quarter))
-    print(
-        ratio_line(f"enqueue --spool-sync full, {lines:,}", lines, full.wall, loads)
-        + f"; {full.wall / lines / (normal.wall / count_of('spooled', normal.stderr)):.2f}x"
-        " the time per line of sync normal"
-    )
+        write(part, (line for line, _ in zip(source, range(lines), strict=False)))
+    loads = median(bare_loads(part) for _ in range(5))
+    normal = piped(folder / "sync-normal.db", part)
+    full = piped(folder / "sync-full.db", part, "--spool-sync", "full")
+    for label, finished in (("normal", normal), ("full", full)):
+        print(ratio_line(f"enqueue (pipe), sync {label}, {lines:,}", lines, finished.wall, loads))
+    print(f"  ... --spool-sync full takes {full.wall / normal.wall:.2f}x the time of normal")
+    return [normal, full]
 
 
 def suricata_figure(folder: Path, eve: Path, lines: int) -> Finished:
     """Figure 2: an EVE stream through the suricata profile, most of it skipped."""
     loads = median(bare_loads(eve) for _ in range(5))
     suricata = enqueue(folder / "eve.db", "--profile", "suricata", str(eve))
-    print(f"{'bare json.loads loop, EVE':<34} {lines / loads:>10,.0f} lines/s")
+    print(f"{'bare json.loads loop, EVE':<40} {lines / loads:>10,.0f} lines/s")
     print(ratio_line("enqueue --profile suricata", lines, suricata.wall, loads))
     print(
         f"  ({count_of('spooled', suricata.stderr):,} spooled, "
@@ -251,7 +259,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200_000, help="flat signals (200,000)")
     parser.add_argument("--prefill", type=int, default=300_000, help="signals already held")
     parser.add_argument("--eve-lines", type=int, default=200_000, help="Suricata EVE records")
-    parser.add_argument("--burst", type=int, default=500_000, help="lines through a pipe")
+    parser.add_argument("--sync-lines", type=int, default=25_000, help="lines per sync mode")
+    parser.add_argument("--burst", type=int, default=0, help="lines through a pipe (0: none)")
     args = parser.parse_args()
     use_this_tree()
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as name:
@@ -262,32 +271,39 @@ def main() -> None:
         print(
             f"sizes: --lines {args.lines:,} ({flat.stat().st_size:,} bytes), --prefill "
             f"{args.prefill:,}, --eve-lines {args.eve_lines:,} ({eve.stat().st_size:,} bytes), "
-            f"--burst {args.burst:,}"
+            f"--sync-lines {args.sync_lines:,}, --burst {args.burst:,}"
         )
         one = [enqueue(folder / "one.db", stdin=ONE_LINE) for _ in range(3)]
         start = median(f.wall for f in one)
         loads, empty, full = flat_figures(folder, flat, args.lines, args.prefill, start)
-        sync_full_figure(folder, flat, args.lines // 4, empty)
+        args.sync_lines = min(args.sync_lines, args.lines)
+        normal, synced = sync_figures(folder, flat, args.sync_lines)
         suricata = suricata_figure(folder, eve, args.eve_lines)
-
-        piped = write(folder / "burst.jsonl", flat_lines(BURST_FIRST, args.burst))
-        burst_run = burst(folder / "burst.db", piped)
-        assert count_of("spooled", burst_run.stderr) == args.burst, burst_run.stderr[-500:]
-        print(
-            ratio_line(f"enqueue burst of {args.burst:,} (pipe)", args.burst, burst_run.wall, loads)
-        )
+        measured = [
+            (f"enqueue of {args.lines:,} lines (file), empty spool", empty),
+            (f"enqueue of {args.lines:,} lines (file), spool of {args.prefill:,}", full),
+            (f"enqueue of {args.sync_lines:,} lines (pipe), sync normal", normal),
+            (f"enqueue of {args.sync_lines:,} lines (pipe), sync full", synced),
+            (f"enqueue --profile suricata of {args.eve_lines:,} (file)", suricata),
+        ]
+        if args.burst:
+            flat.unlink()
+            eve.unlink()
+            source = write(folder / "burst.jsonl", flat_lines(BURST_FIRST, args.burst))
+            burst = piped(folder / "burst.db", source)
+            print(
+                ratio_line(f"enqueue burst of {args.burst:,} (pipe)", args.burst, burst.wall, loads)
+            )
+            measured.append((f"enqueue burst of {args.burst:,} lines (pipe)", burst))
     base_rss = median(f.max_rss_mb for f in one)
     print(f"peak RSS, one-line enqueue: {base_rss:6.1f} MB")
-    for label, finished in (
-        (f"enqueue of {args.lines:,} lines (file), empty spool", empty),
-        (f"enqueue of {args.lines:,} lines (file), spool of {args.prefill:,}", full),
-        ("enqueue --profile suricata (file)", suricata),
-        (f"enqueue burst of {args.burst:,} lines (pipe)", burst_run),
-    ):
+    for label, finished in measured:
         print(
             f"peak RSS, {label}: {finished.max_rss_mb:6.1f} MB, "
             f"{finished.max_rss_mb / base_rss:.2f}x one-line"
         )
+    if not args.burst:
+        print("  (no --burst: --burst 1000000 adds the issue's 1,000,000-line burst)")
 
 
 if __name__ == "__main__":
