@@ -32,10 +32,16 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-# Benchmarks print ratios measured side by side in one run; not part of `make test`.
+# Benchmarks print ratios measured side by side in one run; not part of `make test`. The
+# first three print issue 13's table (each script's docstring says what a line means, and
+# which flags give the full sizes: intake.py --burst 1000000); about 10 minutes on 2 cores.
+# PYTHONPATH: the package of this checkout is measured, even from a virtualenv another
+# worktree installed.
+bench: export PYTHONPATH := $(CURDIR)
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/backlog.py
 	$(BIN)/python bench/delivery.py capacity
 	$(BIN)/python bench/delivery.py shared
 	$(BIN)/python bench/delivery.py priority
