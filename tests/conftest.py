@@ -6,6 +6,9 @@ Never imported by name: pytest loads it (as tests.conftest) and hands its fixtur
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -16,11 +19,25 @@ from tests.support import FakeClock, emulator
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The program keeps compiled validators in the user's cache folder (intake/code_cache.py);
+    # the tests, and every program they start, keep theirs in one folder of this run (made
+    # by the main process; xdist's workers inherit it).
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        _made.append(tempfile.mkdtemp(prefix="okta-risk-output-cache-"))
+        os.environ["XDG_CACHE_HOME"] = _made[0]
     config.addinivalue_line(
         "markers",
         "emulator(**config): options for the `emu` fixture's emulator (EmulatorConfig "
         "fields; rate may be text), on a test or a whole module (pytestmark)",
     )
+
+
+_made: list[str] = []
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _made:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

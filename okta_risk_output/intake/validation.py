@@ -19,6 +19,7 @@ import fastjsonschema
 from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 
 from okta_risk_output.errors import SchemaError
+from okta_risk_output.intake.code_cache import cached_code
 from okta_risk_output.net import dotted_quad
 from okta_risk_output.timestamps import is_normal_utc
 
@@ -119,15 +120,27 @@ class Validator:
 
 
 def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
-    """fastjsonschema's code for the inlined schema. It speaks draft 7; nothing this schema
-    uses differs from 2020-12 there once the $refs are inlined."""
+    """fastjsonschema's code for the inlined schema, compiled once and kept between runs
+    (code_cache.py). It speaks draft 7; nothing this schema uses differs from 2020-12 there
+    once the $refs are inlined."""
     draft7 = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-    compiled: Callable[[Any], Any] = fastjsonschema.compile(
-        {"$schema": "http://json-schema.org/draft-07/schema#", **draft7},
-        formats={"ipv4": is_ipv4, "ipv6": is_ipv6, "date-time": is_date_time},
-        use_default=False,
-    )
-    return compiled
+    definition = {"$schema": "http://json-schema.org/draft-07/schema#", **draft7}
+    formats = {"ipv4": is_ipv4, "ipv6": is_ipv6, "date-time": is_date_time}
+    key = f"fastjsonschema {fastjsonschema.VERSION}\n{json.dumps(definition, sort_keys=True)}"
+
+    def build() -> str:
+        code: str = fastjsonschema.compile_to_code(definition, formats=formats, use_default=False)
+        return code
+
+    namespace: dict[str, Any] = {}
+    exec(cached_code("risk-event-validator", key, build), namespace)  # noqa: S102 - our own
+    # The generated module defines one entry point, named for the schema's scope.
+    check = namespace[_ENTRY]
+    return functools.partial(check, custom_formats=formats)
+
+
+_ENTRY = "validate"
+"""The name fastjsonschema gives the validator of a schema without an $id."""
 
 
 # The three format checks, as jsonschema's FORMAT_CHECKER makes them (jsonschema/_format.py:
