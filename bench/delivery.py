@@ -200,12 +200,12 @@ def duplicates(window: float) -> None:
     with tempfile.TemporaryDirectory() as name, emulator(window) as url:
         ship = shipper(Path(name), url, window)
         enqueue(ship, data)
-        coalesced = ship.counters.coalesced
         ship.drain(until_empty=True)
+        coalesced = ship.counters.coalesced  # counted when delivery folds the inbox
         ship.close()
         received = fetch(url, "/_emulator/requests")
     subjects = sum(len(e["subjects"]) for r in received for e in r["events"])
-    print(f"100000 lines over 5000 IPs: {coalesced} coalesced while waiting")
+    print(f"100000 lines over 5000 IPs: {coalesced} coalesced before they were sent")
     print(
         f"duplicates: {subjects} subjects delivered for 5000 distinct IPs "
         f"({subjects / 5000:.3f} per IP; target: at most 1)"
