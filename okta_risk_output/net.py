@@ -32,6 +32,8 @@ def dotted_quad(text: str) -> tuple[str, str, str, str] | None:
     Intake reads an address per line: one compiled match costs a fraction of building the
     object (tests/unit/test_canonical_ip.py holds it to ipaddress).
     """
+    if len(text) > 15:  # longer than 255.255.255.255: never one, and never remembered
+        return None
     try:
         return _SEEN[text]  # a line's address is read twice: made canonical, then validated
     except KeyError:

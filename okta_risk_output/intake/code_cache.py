@@ -6,9 +6,11 @@ the code depends on (the schema, fastjsonschema's version, this Python's bytecod
 so a changed schema or upgrade never runs stale code; anything wrong with the cache (no
 home, a read-only disk, a damaged or foreign file) only means building the code again.
 
-Where: $XDG_CACHE_HOME/okta-risk-output (else ~/.cache/okta-risk-output), a folder of its
-owner alone; a file is loaded only if this user owns it and nobody else may write it, as
-it is code that runs.
+Where: $XDG_CACHE_HOME/okta-risk-output (else ~/.cache/okta-risk-output). It is code that
+runs, so the cache is used only while the folder is a real folder (no symlink) of this
+user that nobody else may write, and a file is loaded only if it is a regular file (never
+followed through a symlink, never a pipe or device), of this user, that nobody else may
+write, and of a sane size. Else the code is built as if there were no cache.
 """
 
 from __future__ import annotations
@@ -40,22 +42,49 @@ def cached_code(name: str, key: str, build: Callable[[], str]) -> CodeType:
     return code
 
 
+_MOST_BYTES = 4 << 20
+"""Larger than any validator's code (about 20 KB): a bigger file is not ours."""
+
+
 def _folder() -> str | None:
+    """The cache folder, made if missing; None when it may not be trusted."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):
         return None  # no home ("~" left as it is), or a relative setting
-    return os.path.join(base, "okta-risk-output")
+    folder = os.path.join(base, "okta-risk-output")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or not _ours(info):
+        return None  # a symlink, or a folder another user made or may write
+    return folder
+
+
+def _ours(info: os.stat_result) -> bool:
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _load(path: str) -> CodeType | None:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        with open(path, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                return None
-            code = marshal.loads(file.read())  # noqa: S302 - our own file, its owner and mode checked
+        handle = os.open(path, flags)
+    except OSError:
+        return None  # missing, or a symlink
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode) or not _ours(info) or info.st_size > _MOST_BYTES:
+            return None
+        with os.fdopen(handle, "rb") as file:
+            handle = -1  # the file object closes it now
+            data = file.read(_MOST_BYTES + 1)
+        code = marshal.loads(data)  # noqa: S302 - our own file, its kind, owner and mode checked
     except (OSError, ValueError, EOFError, TypeError):
         return None
+    finally:
+        if handle >= 0:
+            os.close(handle)
     return code if isinstance(code, CodeType) else None
 
 
@@ -63,9 +92,9 @@ def _store(path: str, code: CodeType) -> None:
     """Written whole or not at all (a temporary file renamed), so that two processes
     starting at once, or one killed mid-write, never leave half a file."""
     temporary = f"{path}.{os.getpid()}.tmp"  # not tempfile: its import costs a start 20 ms
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        handle = os.open(temporary, flags, 0o600)
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(marshal.dumps(code))

@@ -153,6 +153,10 @@ def _duration(seconds: float) -> str:
 T = TypeVar("T")
 
 
+_LONGEST = 30.0
+"""Seconds a sample may be kept, however slow the last one was to take."""
+
+
 class Sampled(Generic[T]):
     """`fetch()`, called at most every `every` seconds and for at most `share` of the time;
     in between, the last value.
@@ -185,7 +189,10 @@ class Sampled(Generic[T]):
             if self._cached is None or started >= self._due:
                 self._cached = (self._fetch(),)
                 ended = self._monotonic()
-                self._due = ended + max(self._every, (ended - started) / self._share)
+                # A slow answer (the spool's lock held by a long fold) stretches the wait,
+                # but never past _LONGEST: the figures stay at most that old.
+                stretch = min((ended - started) / self._share, _LONGEST)
+                self._due = ended + max(self._every, stretch)
             return self._cached[0]
 
     def expire(self) -> None:

@@ -211,3 +211,11 @@ def test_non_global_ranges_as_integers_judge_as_the_networks_do(
     subject = {"ip": str(address), "riskLevel": "HIGH"}
     assert canonical_subject(subject, True) == (subject, expected)
     assert canonical_subject(subject, False) == (subject, None)
+
+
+def test_a_text_too_long_to_be_a_dotted_quad_is_not_remembered() -> None:
+    from okta_risk_output import net
+
+    text = "1" * 100_000  # a line's "ip" may be up to --max-line-bytes long
+    assert net.dotted_quad(text) is None
+    assert text not in net._SEEN

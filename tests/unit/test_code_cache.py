@@ -4,6 +4,7 @@ trusted from a file another user could have written."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,37 @@ def test_no_cache_folder_means_building_every_time(
     blocked.write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert _run(cached_code("t", "key", lambda: "answer = 5")) == 5
+
+
+def test_a_folder_others_may_write_is_not_used(cache: Path) -> None:
+    cache.mkdir(mode=0o700)
+    os.chmod(cache, 0o777)  # noqa: S103 - as another user could have left it
+    built: list[str] = []
+
+    def build() -> str:
+        built.append("again")
+        return "answer = 1"
+
+    for _ in range(2):
+        cached_code("t", "key", build)
+    assert built == ["again", "again"] and list(cache.iterdir()) == []
+
+
+def test_a_symlink_or_a_pipe_in_its_place_is_never_read(cache: Path) -> None:
+    cached_code("t", "old", lambda: "answer = 'old'")
+    (old,) = cache.iterdir()
+    cached_code("t", "new", lambda: "answer = 'new'")
+    (new,) = [p for p in cache.iterdir() if p != old]
+    new.unlink()
+    new.symlink_to(old)  # another key's code, under this key's name
+    assert _run(cached_code("t", "new", lambda: "answer = 'new'")) == "new"
+    new.unlink()
+    os.mkfifo(new)  # opening a pipe for reading would wait for a writer for ever
+    answers: list[object] = []
+    reader = threading.Thread(
+        target=lambda: answers.append(_run(cached_code("t", "new", lambda: "answer = 3"))),
+        daemon=True,
+    )
+    reader.start()
+    reader.join(timeout=20)
+    assert answers == [3]

@@ -225,3 +225,16 @@ def test_sampled_cheap_sources_refresh_every_second(clock: FakeClock) -> None:
     assert sampled() == first
     clock.advance(0.5)
     assert sampled() == first + 1.0
+
+
+def test_one_slow_answer_keeps_a_sample_at_most_thirty_seconds(clock: FakeClock) -> None:
+    def stalled() -> float:
+        clock.advance(4.0)  # waited 4 s for the spool's lock (a long fold)
+        return clock.monotonic()
+
+    sampled = Sampled(stalled, clock.monotonic, every=5.0, share=0.05)
+    first = sampled()
+    clock.advance(29.0)  # 4 s / 5% would be 80 s
+    assert sampled() == first
+    clock.advance(1.5)
+    assert sampled() > first
