@@ -1,7 +1,9 @@
 """`make demo`: the main job end to end, with the emulator in place of a real Okta org.
 
-1. Starts the emulator on a free loopback port, ships sample_logs/ through
+1. Starts the emulator on a free loopback port, ships the sample logs through
    `okta-risk-output run`, prints the plugin's summary and what the emulator received.
+   The samples are those of sample_logs/, made again with their times just before now
+   (scripts/make_sample_logs.py --hour-start), so that none has expired whatever the date.
 2. Runs the same program against an emulated org where Okta has switched the deprecated
    endpoint off, to show the diagnosis (exit code 5).
 Everything it writes goes under .demo/. Exits 0 when both acts end as they should.
@@ -16,6 +18,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO
 
@@ -25,7 +28,10 @@ TOKEN = "demo-token-not-a-secret"  # noqa: S105 - the emulator's, not a real cre
 # The emulator plays an org with Okta's documented limit in a shortened window (30 requests
 # per 6 s instead of per minute), so the demo takes seconds; the plugin is told the same.
 RATE = "30/6s"
-INPUTS = ["sample_logs/signals.jsonl", "sample_logs/risk_events.jsonl", "sample_logs/broken.jsonl"]
+SAMPLES = WORK / "samples"
+INPUTS = [
+    f".demo/samples/{name}" for name in ("signals.jsonl", "risk_events.jsonl", "broken.jsonl")
+]
 PROGRAM = [sys.executable, "-m", "okta_risk_output"]
 
 
@@ -70,8 +76,21 @@ def fresh(name: str) -> Path:
     return WORK / name
 
 
+def make_samples() -> None:
+    """sample_logs/'s files, their hour starting 50 minutes ago: the latest sample is a few
+    minutes ahead of now at most, and the shortest expiry (1 h) lies ahead of the run."""
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=50)
+    script = ROOT / "scripts" / "make_sample_logs.py"
+    arguments = ["--out", str(SAMPLES), "--hour-start", start.isoformat()]
+    subprocess.run(
+        [sys.executable, str(script), *arguments], cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
+    print(f"== samples: sample_logs/ made again in .demo/samples/, its hour from {start:%H:%M}Z")
+
+
 def main() -> int:
     WORK.mkdir(exist_ok=True)
+    make_samples()
     with (WORK / "emulator.log").open("w") as log:
         dead_letter = fresh("dead-letter.jsonl")
         record = str(fresh("received.jsonl"))

@@ -617,7 +617,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     default_out = Path(__file__).resolve().parents[1] / "sample_logs"
     parser.add_argument("--out", type=Path, default=default_out, help="output folder")
+    parser.add_argument(
+        "--hour-start",
+        help="UTC start of the hour the samples fall in (ISO 8601; default 2026-11-27T10:00Z,"
+        " the files in sample_logs/); `make demo` passes a time just before now, so that no"
+        " sample has expired whatever the date",
+    )
     args = parser.parse_args()
+    if args.hour_start:
+        global HOUR_START
+        HOUR_START = datetime.fromisoformat(args.hour_start.replace("Z", "+00:00"))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
