@@ -187,7 +187,20 @@ def _org_url(value: str | None, problems: list[str]) -> str:
             "--org-url must use https (plain http is allowed only for loopback, e.g. the emulator)"
         )
         return ""
+    first, _, domain = parts.hostname.partition(".")
+    if first.endswith("-admin") and domain in _OKTA_DOMAINS:
+        # The Admin Console's address: the API answers there with a redirect or a 404.
+        org = f"{parts.scheme}://{first.removesuffix('-admin')}.{domain}"
+        problems.append(
+            f"--org-url {value!r} is the Admin Console's address, not the API's: use {org}"
+        )
+        return ""
     return f"{parts.scheme}://{parts.netloc}"
+
+
+_OKTA_DOMAINS = {"okta.com", "oktapreview.com", "okta-emea.com", "okta-gov.com", "okta.mil"}
+"""Okta's own domains, where ORG-admin.DOMAIN is an org's Admin Console (a custom domain
+may be named anything)."""
 
 
 def _profile(values: Values, strict: bool, allow_private: bool) -> Profile | None:

@@ -39,6 +39,7 @@ from okta_risk_output.okta.answers import (
     okta_shaped,
     printable,
 )
+from okta_risk_output.okta.network_errors import describe_network_error
 
 __all__ = ["Action", "Outcome", "classify"]
 
@@ -94,10 +95,13 @@ def classify(
     *,
     reset_wait_max: float = 120.0,
     oauth: bool = False,
+    url: str = "",
+    reached: bool = True,
 ) -> Outcome:
+    """What an answer (or the error that came instead: then `url` is where the request
+    went, and `reached` whether any request of this run had an answer from there) means."""
     if response is None:
-        kind = type(error).__name__ if error else "no response"
-        return Outcome(Action.RETRY, f"network error ({kind}): {printable(str(error), 300)}")
+        return Outcome(Action.RETRY, describe_network_error(error, url, reached=reached))
     status = response.status_code
     request_id = response.headers.get("X-Okta-Request-Id")
     if 200 <= status < 300:  # the body is never needed: nothing in it can stop the ack

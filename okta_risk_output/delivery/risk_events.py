@@ -43,6 +43,8 @@ class RiskEventsSink:
         self._packing = packing
         self._clock = clock
         self._reset_wait_max = reset_wait_max
+        self._reached = False
+        """Whether any request of this run has had an answer (a wrong host never has)."""
         """The cap on a server-directed wait (a Reset), for the budget and the answers."""
 
     @property
@@ -83,12 +85,15 @@ class RiskEventsSink:
             )
         budget = None
         if response is not None:
+            self._reached = True
             budget = read_budget(response, self._clock.time(), reset_cap=self._reset_wait_max)
         outcome = classify(
             response,
             error,
             reset_wait_max=self._reset_wait_max,
             oauth=self._client.auth.renewable,
+            url=self._client.url,
+            reached=self._reached,
         )
         return Answer(outcome, budget)
 

@@ -28,6 +28,11 @@ class ApiClient(Protocol):
         """The credential; the delivery code renews it after a 401 when it is renewable."""
         ...
 
+    @property
+    def url(self) -> str:
+        """The endpoint it POSTs to: named in the line that says why no answer came."""
+        ...
+
     def post(self, events: list[dict[str, Any]]) -> requests.Response:
         """POST one request body and return the answer."""
         ...

@@ -72,6 +72,13 @@ def test_https_is_required_except_on_loopback(url: str, ok: bool) -> None:
             build_settings({"org_url": url}, ENV)
 
 
+def test_an_admin_console_url_is_refused_with_the_org_s_own() -> None:
+    with pytest.raises(ConfigError, match=r"Admin Console.*use https://acme\.okta\.com"):
+        build_settings({"org_url": "https://acme-admin.okta.com"}, ENV)
+    # A custom domain may be called anything.
+    assert build_settings({"org_url": "https://login-admin.example.com"}, ENV).org_url
+
+
 def test_the_token_file_wins_and_is_never_shown(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("00fromFILEsecret\n")
