@@ -53,9 +53,19 @@ def lowercase(value: str) -> str | None:
     return value.lower() or None
 
 
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
+
+
 def flag(value: str) -> bool:
-    """On for 1, true, yes or on (any case); off for anything else."""
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    """On for 1, true, yes or on; off for 0, false, no or off (any case). Anything else is
+    an error, not quietly off: OKTA_RISK_NO_COALESCE=maybe must not pass for a choice."""
+    word = value.strip().lower()
+    if word in _ON:
+        return True
+    if word in _OFF:
+        return False
+    raise ValueError(f"{value!r} is not on or off: use one of {', '.join(_ON + _OFF)}")
 
 
 def positive_duration(value: str) -> float:

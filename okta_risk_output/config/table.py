@@ -164,7 +164,8 @@ SETTINGS: tuple[Setting, ...] = (
         },
         doc=f"Send {_NON_GLOBAL} (and unspecified ones) too; without it they are skipped and "
         "counted by reason, as Okta never sees a sign-in from them. The documentation ranges "
-        "are always kept. The variable is on for `1`, `true`, `yes` or `on`.",
+        "are always kept. The variable is on for `1`, `true`, `yes` or `on`, off for `0`,"
+        " `false`, `no` or `off`.",
     ),
     Setting(
         "default_expires_in",
@@ -269,7 +270,7 @@ SETTINGS: tuple[Setting, ...] = (
         parse=parsers.flag,
         commands=READING,
         doc="Keep every repeat of an IP as a signal of its own. The variable is on for `1`, "
-        "`true`, `yes` or `on`.",
+        "`true`, `yes` or `on`, off for `0`, `false`, `no` or `off`.",
     ),
     Setting(
         "dead_letter",

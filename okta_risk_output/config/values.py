@@ -33,6 +33,14 @@ class Values:
             value = (self.environ.get(variable) if variable else None) or self.default(name)
         return None if value is None else str(value)
 
+    def _source(self, name: str) -> str:
+        """Where the text of `name` came from, as the user wrote it: the flag, or the
+        environment variable (an error must name what to fix)."""
+        variable = setting(name).env
+        if self.options.get(name) is None and variable and self.environ.get(variable):
+            return variable
+        return setting(name).flag
+
     def default(self, name: str) -> str | None:
         return setting(name).default_for(self.command)
 
@@ -47,7 +55,7 @@ class Values:
         try:
             result = parse(text)
         except ValueError as exc:
-            self.problems.append(f"{setting(name).flag}: {exc}")
+            self.problems.append(f"{self._source(name)}: {exc}")
             if if_invalid is not _FALLBACK:
                 return if_invalid
             result = None

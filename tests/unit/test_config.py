@@ -105,3 +105,17 @@ def test_a_token_with_a_second_line_is_refused_without_being_quoted(tmp_path: Pa
     with pytest.raises(ConfigError) as caught:
         build_settings({"api_token_file": str(token_file)}, ENV)
     assert "visible ASCII" in str(caught.value) and "SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "on"), [("1", True), ("Yes", True), ("off", False), ("0", False)])
+def test_an_on_off_variable_takes_on_or_off_words(text: str, on: bool) -> None:
+    settings = build_settings({}, {**ENV, "OKTA_RISK_NO_COALESCE": text})
+    assert settings.spool_policy.coalesce is not on
+
+
+def test_a_bad_variable_is_named_as_the_variable_not_the_flag() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({}, {**ENV, "OKTA_RISK_NO_COALESCE": "maybe", "OKTA_RISK_TIMEOUT": "soon"})
+    text = str(caught.value)
+    assert "OKTA_RISK_NO_COALESCE: 'maybe' is not on or off" in text
+    assert "OKTA_RISK_TIMEOUT:" in text and "--timeout" not in text
