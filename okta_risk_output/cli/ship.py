@@ -86,6 +86,12 @@ def enqueue(files: tuple[str, ...], **options: Any) -> ExitStatus:
 @setting_options("drain")
 def drain(mode: str, duration: str | None, **options: Any) -> ExitStatus:
     """Deliver what is in the spool, reading no input."""
+    if duration is not None and mode == "forever":
+        # Either would be a silent surprise: a service that stops, or a timer that never does.
+        raise click.UsageError(
+            "--for and --forever contradict each other: --for DUR stops after DUR, --forever"
+            " runs until a signal; give one"
+        )
     seconds = None
     if duration is not None:
         try:

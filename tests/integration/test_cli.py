@@ -95,6 +95,13 @@ def test_configuration_errors_exit_2_listing_every_problem() -> None:
     assert done.stdout == b""
 
 
+def test_drain_for_a_while_and_forever_at_once_is_refused(tmp_path: Path) -> None:
+    done = program("drain", "--for", "2s", "--forever", "--spool", str(tmp_path / "s.db"))
+    assert done.returncode == 2
+    assert b"--for and --forever contradict each other" in done.stderr
+    assert not (tmp_path / "s.db").exists()  # refused before anything was opened
+
+
 def test_an_unwritable_dead_letter_file_is_a_configuration_error(tmp_path: Path) -> None:
     env = {"OKTA_ORG_URL": "https://example.okta.com", "OKTA_API_TOKEN": TOKEN}
     done = program("run", "--dead-letter", str(tmp_path / "no" / "such" / "dir.jsonl"), env=env)
