@@ -684,3 +684,11 @@ def test_map_command_runs_as_a_program() -> None:
         isinstance(c.expect, dict) for c in SAMPLE_SET[1].cases
     )
     assert done.stderr.decode().startswith("INFO map profile=zeek")
+
+
+def test_a_mistyped_profile_name_gets_a_suggestion() -> None:
+    with pytest.raises(ProfileError, match="no profile 'suricat': did you mean 'suricata'\\?"):
+        load_profile("suricat")
+    with pytest.raises(ProfileError) as nothing_close:
+        load_profile("qradar")
+    assert "did you mean" not in str(nothing_close.value)

@@ -7,6 +7,7 @@ built-in profiles tried in turn (see AutoProfile). docs/profiles.md describes th
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import re
@@ -72,9 +73,11 @@ def load_profile(
         return _builtin(name_or_path, settings)
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.is_file():
+        close = difflib.get_close_matches(name_or_path.lower(), BUILTIN_PROFILES, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
         raise ProfileError(
             [
-                f"no profile {name_or_path!r}: use one of {', '.join(BUILTIN_PROFILES)} "
+                f"no profile {name_or_path!r}: {guess}use one of {', '.join(BUILTIN_PROFILES)} "
                 "or the path of a .toml profile file"
             ]
         )
