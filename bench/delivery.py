@@ -17,23 +17,22 @@ import ipaddress
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import common
+from common import TOKEN
 
 from okta_risk_output.clock import SystemClock
 from okta_risk_output.config.settings import build_settings
 from okta_risk_output.shipper import Shipper, Source
 
-TOKEN = "bench-token"  # noqa: S105 - the emulator's
 REQUESTS_PER_WINDOW = 30
 PER_REQUEST = 20 * 50
 
@@ -55,32 +54,9 @@ def lines(ips: list[str], level: str) -> bytes:
     )
 
 
-@contextmanager
-def emulator(window: float, *flags: str) -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "okta_risk_output",
-            "emulator",
-            "--port",
-            "0",
-            "--api-token",
-            TOKEN,
-            "--rate-limit",
-            f"{REQUESTS_PER_WINDOW}/{window:g}s",
-            *flags,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(30)
+def emulator(window: float, *flags: str) -> AbstractContextManager[str]:
+    """The emulator (common.py's), allowing REQUESTS_PER_WINDOW requests per `window`."""
+    return common.emulator(f"{REQUESTS_PER_WINDOW}/{window:g}s", *flags)
 
 
 def fetch(url: str, path: str) -> Any:
