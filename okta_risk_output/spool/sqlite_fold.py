@@ -24,7 +24,7 @@ from typing import Any
 from okta_risk_output.spool.sqlite_rows import bump_all, chunks, level_gauge
 from okta_risk_output.spool.subjects import Incoming, merged
 
-__all__ = ["INBOX_ROWS", "SLICE", "fold", "inbox_rows"]
+__all__ = ["SLICE", "fold", "inbox_rows"]
 
 SLICE = 5000
 """Rows folded per transaction when the inbox is long (a burst, or intake without delivery)."""
@@ -56,12 +56,12 @@ class _Target:
 # The inbox's rowids run without a gap (appends take max + 1, folds delete from the
 # start), so this counts it without walking it. (Two subqueries: min and max in one are a
 # scan; each alone reads one end of the rowids.)
-INBOX_ROWS = "SELECT coalesce((SELECT max(id) FROM inbox) - (SELECT min(id) FROM inbox) + 1, 0)"
+_INBOX_ROWS = "SELECT coalesce((SELECT max(id) FROM inbox) - (SELECT min(id) FROM inbox) + 1, 0)"
 
 
 def inbox_rows(db: sqlite3.Connection) -> int:
     """Rows waiting in the inbox, read from its two ends."""
-    (rows,) = db.execute(INBOX_ROWS).fetchone()
+    (rows,) = db.execute(_INBOX_ROWS).fetchone()
     return int(rows)
 
 

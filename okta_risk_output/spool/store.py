@@ -30,10 +30,10 @@ promises, so that one behaviour suite can check both:
   coalesced + `live()`.
 - **One pacing budget.** The shared send slot (`claim_send_slot`) paces every process of
   the store as one sender (delivery/ratelimit.py has the rules it shares).
-- **Looking changes nothing.** `ready`, `live`, `totals` and `status` only read. A read
-  need not be one snapshot (SQLite's `status` reads in several statements), so a reader
-  that checks the conservation law must allow for a step taken meanwhile, as `status`
-  does.
+- **Looking changes nothing.** `ready`, `live`, `totals` and `status` only read. `ready`
+  and `status` each read one snapshot (SQLite: one read transaction), so a step taken by
+  another process cannot hide rows between two of their reads or unbalance the
+  conservation law they show; two separate calls may of course see different states.
 
 Times are wall-clock epoch seconds: processes (and machines) share them.
 """
